@@ -1,1 +1,26 @@
-//! shardwire.
+//! shardwire: a shard-aware PostgreSQL wire-protocol proxy and pooler.
+//!
+//! Layout, from the outside in:
+//! - `config`: the TOML configuration and its checks;
+//! - `listener`: accepts clients, one task each;
+//! - `session`: a client's life: handshake, relay loop, message handling;
+//! - `server`: server connections, their tracked state and pool manager;
+//! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
+//! - `protocol`: framing and the messages the proxy builds itself;
+//! - `cancel`: routing cancel requests to the right backend;
+//! - `context`: the shared state built at start-up;
+//! - `proxy`: starting and stopping a proxy instance (used by the CLI,
+//!   the demo and the tests);
+//! - `demo`: `shardwire demo`.
+
+pub mod auth;
+pub mod cancel;
+pub mod config;
+pub mod context;
+pub mod demo;
+pub mod listener;
+pub mod protocol;
+pub mod proxy;
+pub mod server;
+pub mod session;
+pub mod wire;

@@ -1,1 +1,115 @@
-fn main() {}
+//! The `shardwire` command: run the proxy, check a configuration file, or
+//! start the demo topology with the proxy in front of it.
+
+use clap::{Parser, Subcommand};
+use shardwire::config::load_file;
+use shardwire::proxy::RunningProxy;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "shardwire", version, about = "Shard-aware PostgreSQL proxy and connection pooler")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy with a configuration file.
+    Run {
+        /// Path to the TOML configuration.
+        #[arg(short, long, default_value = "shardwire.toml")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file without starting anything.
+    CheckConfig {
+        /// Path to the TOML configuration.
+        file: PathBuf,
+    },
+    /// Start a local PostgreSQL topology and the proxy in front of it.
+    Demo(shardwire::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match load_file(&file) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} user(s), {} shard(s), listen {}, {} pooling)",
+                    file.display(),
+                    c.users.len(),
+                    c.shards.len(),
+                    c.proxy.listen,
+                    c.proxy.pool_mode
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config } => {
+            let config = match load_file(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match build_runtime(config.proxy.workers) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async {
+                let proxy = match RunningProxy::start(config).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("cannot listen: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+                proxy.stop();
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Demo(args) => {
+            let runtime = match build_runtime(0) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(shardwire::demo::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo failed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        builder.worker_threads(workers);
+    }
+    builder.enable_all().build()
+}

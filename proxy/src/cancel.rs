@@ -1,0 +1,121 @@
+//! Cancel requests. Each client gets its own BackendKeyData from the proxy;
+//! this registry maps that key to the server backend the client is using at
+//! the moment, so a CancelRequest reaches the right query and never one of
+//! another client.
+
+use rand::Rng;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// The server backend a cancel request must go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelTarget {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Server backend pid.
+    pub pid: i32,
+    /// Server backend secret.
+    pub secret: i32,
+}
+
+/// Per-client slot: the backend the client currently holds, if any.
+#[derive(Debug, Default)]
+pub struct CancelSlot {
+    target: Mutex<Option<CancelTarget>>,
+}
+
+impl CancelSlot {
+    /// Records the backend the client now uses (or none).
+    pub fn set(&self, target: Option<CancelTarget>) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    }
+
+    /// The backend the client uses now.
+    pub fn get(&self) -> Option<CancelTarget> {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// All clients' cancel keys.
+#[derive(Debug, Default)]
+pub struct CancelRegistry {
+    slots: Mutex<HashMap<(i32, i32), Arc<CancelSlot>>>,
+}
+
+/// A client's registration; unregisters on drop.
+pub struct CancelRegistration {
+    registry: Arc<CancelRegistry>,
+    /// The key given to the client as BackendKeyData.
+    pub key: (i32, i32),
+    /// The client's slot.
+    pub slot: Arc<CancelSlot>,
+}
+
+impl CancelRegistry {
+    /// Creates a fresh unique key for a new client.
+    pub fn register(self: &Arc<Self>) -> CancelRegistration {
+        let slot = Arc::new(CancelSlot::default());
+        let mut rng = rand::thread_rng();
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let key = loop {
+            let key = (rng.gen_range(1..i32::MAX), rng.gen::<i32>());
+            if !slots.contains_key(&key) {
+                break key;
+            }
+        };
+        slots.insert(key, slot.clone());
+        CancelRegistration {
+            registry: self.clone(),
+            key,
+            slot,
+        }
+    }
+
+    /// The backend to cancel for a client key, if that client holds one.
+    pub fn lookup(&self, pid: i32, secret: i32) -> Option<CancelTarget> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(&(pid, secret)).and_then(|s| s.get())
+    }
+
+    /// Number of registered clients.
+    pub fn len(&self) -> usize {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no client is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for CancelRegistration {
+    fn drop(&mut self) {
+        let mut slots = self.registry.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_follows_slot_and_unregisters_on_drop() {
+        let reg = Arc::new(CancelRegistry::default());
+        let r = reg.register();
+        let (pid, secret) = r.key;
+        assert_eq!(reg.lookup(pid, secret), None);
+        let t = CancelTarget {
+            addr: "127.0.0.1:5432".parse().unwrap(),
+            pid: 1,
+            secret: 2,
+        };
+        r.slot.set(Some(t));
+        assert_eq!(reg.lookup(pid, secret), Some(t));
+        assert_eq!(reg.lookup(pid, secret.wrapping_add(1)), None);
+        drop(r);
+        assert_eq!(reg.lookup(pid, secret), None);
+        assert!(reg.is_empty());
+    }
+}

@@ -1,0 +1,176 @@
+//! Reading a configuration file and checking it. Errors name the offending
+//! key and say what is wrong with it.
+
+use super::schema::{AuthMethod, Config};
+use crate::auth::scram::ScramVerifier;
+use std::path::Path;
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax or a type/unknown-key error.
+    #[error("{0}")]
+    Syntax(String),
+    /// A value that parses but cannot be used.
+    #[error("{key}: {problem}")]
+    Invalid {
+        /// Dotted key, e.g. `pool.size` or `users[1].password`.
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Reads and validates a configuration file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_str(&text)
+}
+
+/// Parses and validates configuration text.
+pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    validate(&config)?;
+    Ok(config)
+}
+
+fn validate(c: &Config) -> Result<(), ConfigError> {
+    if c.proxy.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(invalid(
+            "proxy.listen",
+            format!("`{}` is not an address like 127.0.0.1:6432", c.proxy.listen),
+        ));
+    }
+    if c.proxy.database.is_empty() {
+        return Err(invalid("proxy.database", "must not be empty"));
+    }
+    if c.proxy.max_message_size < 1024 {
+        return Err(invalid("proxy.max_message_size", "must be at least 1024 bytes"));
+    }
+    if c.pool.size == 0 {
+        return Err(invalid("pool.size", "must be at least 1"));
+    }
+    if c.pool.min_idle > c.pool.size {
+        return Err(invalid(
+            "pool.min_idle",
+            format!("{} is larger than pool.size ({})", c.pool.min_idle, c.pool.size),
+        ));
+    }
+    if c.pool.checkout_timeout.is_zero() {
+        return Err(invalid("pool.checkout_timeout", "must be greater than zero"));
+    }
+    if c.users.is_empty() {
+        return Err(invalid("users", "at least one [[users]] entry is required"));
+    }
+    for (i, u) in c.users.iter().enumerate() {
+        let key = |field: &str| format!("users[{i}].{field}");
+        if u.name.is_empty() {
+            return Err(invalid(key("name"), "must not be empty"));
+        }
+        if c.users[..i].iter().any(|o| o.name == u.name) {
+            return Err(invalid(key("name"), format!("user `{}` is listed twice", u.name)));
+        }
+        if let Some(v) = &u.scram_verifier {
+            ScramVerifier::parse(v).map_err(|e| invalid(key("scram_verifier"), e))?;
+        }
+        match u.auth {
+            AuthMethod::ScramSha256 if u.password.is_none() && u.scram_verifier.is_none() => {
+                return Err(invalid(
+                    key("password"),
+                    "scram-sha-256 needs `password` or `scram_verifier`",
+                ))
+            }
+            AuthMethod::Md5 if u.password.is_none() => {
+                return Err(invalid(key("password"), "md5 needs the plain `password`"))
+            }
+            _ => {}
+        }
+        if u.server_password().is_none() && u.auth != AuthMethod::Trust {
+            return Err(invalid(
+                key("server_password"),
+                "with only a scram_verifier, `server_password` is needed to log in to servers",
+            ));
+        }
+    }
+    if c.shards.is_empty() {
+        return Err(invalid("shards", "at least one [[shards]] entry is required"));
+    }
+    for (i, s) in c.shards.iter().enumerate() {
+        if s.primary.host.is_empty() {
+            return Err(invalid(format!("shards[{i}].primary.host"), "must not be empty"));
+        }
+        if s.primary.port == 0 {
+            return Err(invalid(format!("shards[{i}].primary.port"), "must not be 0"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [[users]]
+        name = "app"
+        password = "secret"
+        [[shards]]
+        primary = { host = "127.0.0.1", port = 5432 }
+    "#;
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = parse_str(MINIMAL).unwrap();
+        assert_eq!(c.pool.size, 20);
+        assert_eq!(c.proxy.listen, "127.0.0.1:6432");
+        assert_eq!(c.users[0].auth, AuthMethod::ScramSha256);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse_str(&format!("[pool]\nsize = 0\n{MINIMAL}")).unwrap_err();
+        assert!(e.to_string().starts_with("pool.size:"), "{e}");
+        let e = parse_str(&format!("[pool]\ncheckout_timeout = \"5 fortnights\"\n{MINIMAL}"))
+            .unwrap_err();
+        assert!(e.to_string().contains("checkout_timeout"), "{e}");
+        let e = parse_str(&format!("[proxy]\nlisten_addr = \"x\"\n{MINIMAL}")).unwrap_err();
+        assert!(e.to_string().contains("listen_addr"), "{e}");
+        let e = parse_str(&format!("[proxy]\npool_mode = \"statement\"\n{MINIMAL}")).unwrap_err();
+        assert!(e.to_string().contains("pool_mode"), "{e}");
+    }
+
+    #[test]
+    fn md5_needs_plain_password() {
+        let e = parse_str(
+            r#"
+            [[users]]
+            name = "a"
+            scram_verifier = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVkc3RvcmVkc3RvcmVkc3RvcmVkc3RvcmVkMTI=:c2VydmVyc2VydmVyc2VydmVyc2VydmVyc2VydmVyMTI="
+            server_password = "x"
+            auth = "md5"
+            [[shards]]
+            primary = { host = "h", port = 1 }
+            "#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("users[0].password"), "{e}");
+    }
+}

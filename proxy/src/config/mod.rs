@@ -1,0 +1,10 @@
+//! The configuration file: its schema (serde + TOML), loading, and the
+//! semantic checks that turn a bad file into an error naming the key.
+
+mod duration;
+mod load;
+mod schema;
+
+pub use duration::parse_duration;
+pub use load::{load_file, parse_str, ConfigError};
+pub use schema::*;

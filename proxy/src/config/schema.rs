@@ -1,0 +1,182 @@
+//! The configuration schema. Every section has defaults so a minimal file
+//! names only users and shards; unknown keys are refused.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener and client-facing behaviour.
+    #[serde(default)]
+    pub proxy: ProxySection,
+    /// Server connection pools.
+    #[serde(default)]
+    pub pool: PoolSection,
+    /// Users that may log in, with their credentials.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// The shards: each one primary with its standbys.
+    #[serde(default)]
+    pub shards: Vec<Shard>,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySection {
+    /// Address clients connect to, e.g. `127.0.0.1:6432`.
+    pub listen: String,
+    /// The logical database name clients connect to.
+    pub database: String,
+    /// `transaction` (default) or `session`.
+    pub pool_mode: PoolMode,
+    /// Largest client message accepted, in bytes.
+    pub max_message_size: usize,
+    /// Tokio worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Time a client has to complete startup and authentication.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub auth_timeout: Duration,
+}
+
+impl Default for ProxySection {
+    fn default() -> Self {
+        ProxySection {
+            listen: "127.0.0.1:6432".into(),
+            database: "app".into(),
+            pool_mode: PoolMode::Transaction,
+            max_message_size: 64 * 1024 * 1024,
+            workers: 0,
+            auth_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// When a server connection goes back to the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// After each transaction (at `ReadyForQuery('I')`).
+    Transaction,
+    /// When the client disconnects.
+    Session,
+}
+
+impl std::fmt::Display for PoolMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PoolMode::Transaction => "transaction",
+            PoolMode::Session => "session",
+        })
+    }
+}
+
+/// `[pool]`: applies to every (node, user) pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSection {
+    /// Most server connections per (node, user).
+    pub size: usize,
+    /// Idle connections kept open even when unused.
+    pub min_idle: usize,
+    /// Idle connections above `min_idle` are closed after this long.
+    #[serde(deserialize_with = "super::duration::optional::deserialize")]
+    pub idle_timeout: Option<Duration>,
+    /// Connections are closed after this age.
+    #[serde(deserialize_with = "super::duration::optional::deserialize")]
+    pub max_lifetime: Option<Duration>,
+    /// How long a client waits for a server connection before SQLSTATE 53300.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub checkout_timeout: Duration,
+    /// Idle connections older than this are health-checked before use.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub health_check_after: Duration,
+    /// Time allowed to open and authenticate a server connection.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolSection {
+    fn default() -> Self {
+        PoolSection {
+            size: 20,
+            min_idle: 0,
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(3600)),
+            checkout_timeout: Duration::from_secs(5),
+            health_check_after: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[[users]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Login name (the same name is used on the servers).
+    pub name: String,
+    /// Plain password: checks clients and logs in to servers.
+    pub password: Option<String>,
+    /// A SCRAM-SHA-256 verifier (`SCRAM-SHA-256$iter:salt$stored:server`) to
+    /// check clients without storing their password.
+    pub scram_verifier: Option<String>,
+    /// Password for server logins when only a verifier is given.
+    pub server_password: Option<String>,
+    /// How clients authenticate.
+    #[serde(default)]
+    pub auth: AuthMethod,
+}
+
+impl User {
+    /// The password used to log in to servers.
+    pub fn server_password(&self) -> Option<&str> {
+        self.server_password.as_deref().or(self.password.as_deref())
+    }
+}
+
+/// Client authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum AuthMethod {
+    /// SCRAM-SHA-256 (default).
+    #[default]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    /// MD5 challenge (needs the plain password).
+    #[serde(rename = "md5")]
+    Md5,
+    /// No password.
+    #[serde(rename = "trust")]
+    Trust,
+}
+
+/// `[[shards]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// Database name on this shard's servers (defaults to `proxy.database`).
+    pub database: Option<String>,
+    /// The primary.
+    pub primary: Endpoint,
+    /// Streaming standbys of the primary.
+    #[serde(default)]
+    pub standbys: Vec<Endpoint>,
+}
+
+/// A server address.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}

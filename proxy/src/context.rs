@@ -1,0 +1,91 @@
+//! Everything a client session needs that outlives it: the configuration,
+//! each user's credentials and server pools, and the cancel and statement
+//! registries. Built once at start-up and shared as `Arc<Context>`; there is
+//! no other shared state.
+
+use crate::auth::client::Credentials;
+use crate::cancel::CancelRegistry;
+use crate::config::Config;
+use crate::server::{ServerManager, ServerTarget};
+use crate::session::statements::StatementRegistry;
+use shardwire_pool::{Pool, PoolConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The pool type for server connections.
+pub type ServerPool = Pool<ServerManager>;
+
+/// A user allowed to log in, with one pool per shard primary.
+pub struct UserEntry {
+    /// Login name.
+    pub name: String,
+    /// What clients must prove.
+    pub credentials: Credentials,
+    /// Pools to each shard's primary, indexed by shard number.
+    pub shard_pools: Vec<ServerPool>,
+}
+
+/// Shared proxy state.
+pub struct Context {
+    /// The configuration in force.
+    pub config: Config,
+    /// Users by name.
+    pub users: HashMap<String, Arc<UserEntry>>,
+    /// Client cancel keys.
+    pub cancels: Arc<CancelRegistry>,
+    /// Proxy-wide prepared statement names.
+    pub statements: StatementRegistry,
+}
+
+impl Context {
+    /// Builds pools for every user and shard. Must run inside a tokio
+    /// runtime (pools start their maintenance tasks).
+    pub fn new(config: Config) -> Arc<Context> {
+        let pool_config = PoolConfig {
+            max_size: config.pool.size,
+            min_idle: config.pool.min_idle,
+            idle_timeout: config.pool.idle_timeout,
+            max_lifetime: config.pool.max_lifetime,
+            checkout_timeout: config.pool.checkout_timeout,
+            health_check_after: config.pool.health_check_after,
+            ..PoolConfig::default()
+        };
+        let mut users = HashMap::new();
+        for user in &config.users {
+            let shard_pools = config
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, shard)| {
+                    let target = ServerTarget {
+                        label: format!("shard {i} primary {}", shard.primary),
+                        host: shard.primary.host.clone(),
+                        port: shard.primary.port,
+                        user: user.name.clone(),
+                        password: user.server_password().map(str::to_string),
+                        database: shard
+                            .database
+                            .clone()
+                            .unwrap_or_else(|| config.proxy.database.clone()),
+                        connect_timeout: config.pool.connect_timeout,
+                    };
+                    Pool::new(ServerManager::new(target), pool_config.clone())
+                })
+                .collect();
+            users.insert(
+                user.name.clone(),
+                Arc::new(UserEntry {
+                    name: user.name.clone(),
+                    credentials: Credentials::from_user(user),
+                    shard_pools,
+                }),
+            );
+        }
+        Arc::new(Context {
+            config,
+            users,
+            cancels: Arc::new(CancelRegistry::default()),
+            statements: StatementRegistry::default(),
+        })
+    }
+}

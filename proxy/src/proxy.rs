@@ -1,0 +1,52 @@
+//! Starting a proxy instance from a configuration: bind the listener, build
+//! the shared context, run the accept loop. The CLI, the demo and the
+//! integration tests all start the proxy through here.
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::listener::accept_loop;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A running proxy.
+pub struct RunningProxy {
+    /// The address it listens on (the actual port when configured as 0).
+    pub addr: SocketAddr,
+    /// Shared state, e.g. for pool statistics.
+    pub context: Arc<Context>,
+    accept: JoinHandle<()>,
+}
+
+impl RunningProxy {
+    /// Binds `config.proxy.listen` and starts accepting clients.
+    pub async fn start(config: Config) -> std::io::Result<RunningProxy> {
+        let listener = TcpListener::bind(&config.proxy.listen).await?;
+        let addr = listener.local_addr()?;
+        let context = Context::new(config);
+        let accept = tokio::spawn(accept_loop(listener, context.clone()));
+        tracing::info!(%addr, "shardwire listening");
+        Ok(RunningProxy {
+            addr,
+            context,
+            accept,
+        })
+    }
+
+    /// Stops accepting clients and closes the pools.
+    pub fn stop(&self) {
+        self.accept.abort();
+        for user in self.context.users.values() {
+            for pool in &user.shard_pools {
+                pool.close();
+            }
+        }
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

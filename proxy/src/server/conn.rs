@@ -1,0 +1,256 @@
+//! One connection to a PostgreSQL server: login, the state the proxy tracks
+//! about it, and internal simple queries the proxy runs on it between
+//! clients (parameter sync, health checks, cleanup).
+
+use super::params::ServerParams;
+use crate::auth::server::{login, ServerAuthError};
+use crate::protocol::builder;
+use crate::protocol::error::ServerError;
+use crate::protocol::reader::BodyReader;
+use crate::wire::{read_frame, WireError};
+use bytes::BytesMut;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct ServerTarget {
+    /// Human label for errors and logs, e.g. `shard 0 primary 127.0.0.1:5432`.
+    pub label: String,
+    /// Host name or IP.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User name on the server.
+    pub user: String,
+    /// Password, if the server asks for one.
+    pub password: Option<String>,
+    /// Database on the server.
+    pub database: String,
+    /// Time allowed for TCP connect plus login.
+    pub connect_timeout: Duration,
+}
+
+/// Why a server connection could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerConnError {
+    /// Connecting timed out.
+    #[error("timed out connecting to {0}")]
+    Timeout(String),
+    /// TCP connect failed.
+    #[error("cannot connect to {label}: {source}")]
+    Connect {
+        /// Target label.
+        label: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Login failed.
+    #[error("login to {label} failed: {source}")]
+    Login {
+        /// Target label.
+        label: String,
+        /// Cause.
+        source: ServerAuthError,
+    },
+    /// Socket failure on an open connection.
+    #[error("{0}")]
+    Wire(#[from] WireError),
+    /// An internal query returned an error.
+    #[error("{0}")]
+    Query(ServerError),
+}
+
+/// An open, logged-in server connection.
+pub struct ServerConn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Bytes received and not yet processed.
+    pub inbuf: BytesMut,
+    /// Bytes queued to send.
+    pub out: BytesMut,
+    /// Server address (for cancel requests).
+    pub addr: SocketAddr,
+    /// BackendKeyData process id.
+    pub backend_pid: i32,
+    /// BackendKeyData secret.
+    pub backend_secret: i32,
+    /// Session parameters.
+    pub params: ServerParams,
+    /// Proxy-wide ids of the statements prepared on this connection.
+    pub prepared: HashSet<u64>,
+    /// Last ReadyForQuery status: `I`, `T` or `E`.
+    pub status: u8,
+    /// Set when the connection is in an unknown state and must be closed.
+    pub broken: bool,
+}
+
+const SERVER_FRAME_LIMIT: usize = 1 << 30;
+
+impl ServerConn {
+    /// Connects and logs in, reading parameters and the backend key.
+    pub async fn connect(target: &ServerTarget) -> Result<ServerConn, ServerConnError> {
+        tokio::time::timeout(target.connect_timeout, Self::connect_inner(target))
+            .await
+            .map_err(|_| ServerConnError::Timeout(target.label.clone()))?
+    }
+
+    async fn connect_inner(target: &ServerTarget) -> Result<ServerConn, ServerConnError> {
+        let mut stream = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|source| ServerConnError::Connect {
+                label: target.label.clone(),
+                source,
+            })?;
+        stream.set_nodelay(true).map_err(WireError::Io)?;
+        let addr = stream.peer_addr().map_err(WireError::Io)?;
+        let mut out = BytesMut::new();
+        builder::startup_message(
+            &mut out,
+            &[
+                ("user", &target.user),
+                ("database", &target.database),
+                ("application_name", "shardwire"),
+            ],
+        );
+        stream.write_all(&out).await.map_err(WireError::Io)?;
+        let mut inbuf = BytesMut::with_capacity(16 * 1024);
+        login(&mut stream, &mut inbuf, &target.user, target.password.as_deref())
+            .await
+            .map_err(|source| ServerConnError::Login {
+                label: target.label.clone(),
+                source,
+            })?;
+        let mut conn = ServerConn {
+            stream,
+            inbuf,
+            out: BytesMut::with_capacity(16 * 1024),
+            addr,
+            backend_pid: 0,
+            backend_secret: 0,
+            params: ServerParams::default(),
+            prepared: HashSet::new(),
+            status: b'I',
+            broken: false,
+        };
+        loop {
+            let frame = read_frame(&mut conn.stream, &mut conn.inbuf, SERVER_FRAME_LIMIT).await?;
+            let mut r = BodyReader::new(&frame.body);
+            match frame.tag {
+                b'K' => {
+                    conn.backend_pid = r.i32().unwrap_or(0);
+                    conn.backend_secret = r.i32().unwrap_or(0);
+                }
+                b'S' => {
+                    if let (Some(n), Some(v)) = (r.cstr_utf8(), r.cstr_utf8()) {
+                        conn.params.on_status(n, v, false);
+                    }
+                }
+                b'Z' => {
+                    conn.status = r.u8().unwrap_or(b'I');
+                    return Ok(conn);
+                }
+                b'E' => {
+                    return Err(ServerConnError::Login {
+                        label: target.label.clone(),
+                        source: ServerAuthError::Refused(ServerError::parse(&frame.body)),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs an internal simple query and returns its rows as text. Any
+    /// ParameterStatus is recorded as a client change when `from_client`.
+    /// On a socket failure the connection is marked broken.
+    pub async fn simple_query(
+        &mut self,
+        sql: &str,
+        from_client: bool,
+    ) -> Result<Vec<Vec<Option<String>>>, ServerConnError> {
+        let result = self.simple_query_inner(sql, from_client).await;
+        if matches!(result, Err(ServerConnError::Wire(_))) {
+            self.broken = true;
+        }
+        result
+    }
+
+    async fn simple_query_inner(
+        &mut self,
+        sql: &str,
+        from_client: bool,
+    ) -> Result<Vec<Vec<Option<String>>>, ServerConnError> {
+        self.out.clear();
+        builder::query(&mut self.out, sql);
+        self.stream.write_all(&self.out).await.map_err(WireError::Io)?;
+        self.out.clear();
+        let mut rows = Vec::new();
+        let mut error = None;
+        loop {
+            let frame = read_frame(&mut self.stream, &mut self.inbuf, SERVER_FRAME_LIMIT).await?;
+            let mut r = BodyReader::new(&frame.body);
+            match frame.tag {
+                b'D' => {
+                    let n = r.i16().unwrap_or(0).max(0) as usize;
+                    let mut row = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let len = r.i32().unwrap_or(-1);
+                        row.push(match usize::try_from(len) {
+                            Ok(len) => r.bytes(len).map(|b| String::from_utf8_lossy(b).into_owned()),
+                            Err(_) => None,
+                        });
+                    }
+                    rows.push(row);
+                }
+                b'S' => {
+                    if let (Some(n), Some(v)) = (r.cstr_utf8(), r.cstr_utf8()) {
+                        self.params.on_status(n, v, from_client);
+                    }
+                }
+                b'E' => {
+                    let e = ServerError::parse(&frame.body);
+                    if e.is_fatal() {
+                        self.broken = true;
+                    }
+                    error = Some(e);
+                }
+                b'Z' => {
+                    self.status = r.u8().unwrap_or(b'I');
+                    return match error {
+                        Some(e) => Err(ServerConnError::Query(e)),
+                        None => Ok(rows),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether the connection can serve another client as it is: idle, not
+    /// broken, nothing buffered either way.
+    pub fn is_clean(&self) -> bool {
+        !self.broken && self.status == b'I' && self.out.is_empty() && self.inbuf.is_empty()
+    }
+
+    /// Sends a CancelRequest for whatever this connection is running.
+    pub async fn cancel(addr: SocketAddr, pid: i32, secret: i32) -> std::io::Result<()> {
+        let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "cancel connect"))??;
+        let mut out = BytesMut::new();
+        builder::cancel_request(&mut out, pid, secret);
+        stream.write_all(&out).await?;
+        // The server closes the connection once it has read the request.
+        let mut sink = [0u8; 1];
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut stream, &mut sink),
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! Session parameters (GUCs) of a connection, keyed case-insensitively:
+//! what a client wants and what a server connection currently has, and the
+//! SQL that brings a server in line with a client.
+
+use std::collections::{HashMap, HashSet};
+
+/// One parameter's display name and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// Name as first seen (e.g. `DateStyle`).
+    pub name: String,
+    /// Current value.
+    pub value: String,
+}
+
+/// Parameters by lower-cased name.
+#[derive(Debug, Clone, Default)]
+pub struct ParamMap {
+    entries: HashMap<String, Param>,
+}
+
+impl ParamMap {
+    /// Sets `name` to `value`.
+    pub fn set(&mut self, name: &str, value: &str) {
+        let key = name.to_ascii_lowercase();
+        match self.entries.get_mut(&key) {
+            Some(p) => {
+                if p.value != value {
+                    p.value.clear();
+                    p.value.push_str(value);
+                }
+            }
+            None => {
+                self.entries.insert(
+                    key,
+                    Param {
+                        name: name.to_string(),
+                        value: value.to_string(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The value of `name`, any case.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_lower(&name.to_ascii_lowercase())
+    }
+
+    /// The value by an already lower-cased key.
+    pub fn get_lower(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(|p| p.value.as_str())
+    }
+
+    /// The parameter by an already lower-cased key.
+    pub fn param_lower(&self, key: &str) -> Option<&Param> {
+        self.entries.get(key)
+    }
+
+    /// Removes `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.entries.remove(&name.to_ascii_lowercase());
+    }
+
+    /// Iterates (lower-cased key, param).
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Param)> {
+        self.entries.iter()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Parameters the server reports that describe the server itself and cannot
+/// (or must not) be set by a client.
+pub fn is_server_owned(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "server_version"
+            | "server_encoding"
+            | "integer_datetimes"
+            | "is_superuser"
+            | "in_hot_standby"
+            | "session_authorization"
+            | "user"
+            | "database"
+            | "replication"
+            | "options"
+    )
+}
+
+/// What a server connection has: current values, the names reported by
+/// ParameterStatus, and the names changed from the connection's defaults.
+#[derive(Debug, Default)]
+pub struct ServerParams {
+    /// Known current values.
+    pub values: ParamMap,
+    /// Lower-cased names the server reports with ParameterStatus.
+    pub reported: HashSet<String>,
+    /// Lower-cased names a client changed (must be reset for another client).
+    pub modified: HashSet<String>,
+}
+
+impl ServerParams {
+    /// Records a ParameterStatus from the server.
+    pub fn on_status(&mut self, name: &str, value: &str, from_client: bool) {
+        let key = name.to_ascii_lowercase();
+        if from_client && !is_server_owned(&key) {
+            self.modified.insert(key.clone());
+        }
+        self.reported.insert(key);
+        self.values.set(name, value);
+    }
+
+    /// SQL that makes this server's session match `wanted`, or `None` when
+    /// it already does. Call `applied` after it succeeded.
+    pub fn sync_sql(&self, wanted: &ParamMap) -> Option<String> {
+        let mut resets = String::new();
+        for key in &self.modified {
+            if wanted.get_lower(key).is_none() {
+                resets.push_str("RESET ");
+                resets.push_str(&quote_ident(key));
+                resets.push_str("; ");
+            }
+        }
+        let mut sets = String::new();
+        for (key, p) in wanted.iter() {
+            if is_server_owned(key) || self.values.get_lower(key) == Some(p.value.as_str()) {
+                continue;
+            }
+            sets.push_str(if sets.is_empty() { "SELECT " } else { ", " });
+            sets.push_str("set_config(");
+            sets.push_str(&quote_literal(&p.name));
+            sets.push_str(", ");
+            sets.push_str(&quote_literal(&p.value));
+            sets.push_str(", false)");
+        }
+        if resets.is_empty() && sets.is_empty() {
+            return None;
+        }
+        Some(resets + &sets)
+    }
+
+    /// Records that `sync_sql(wanted)` succeeded.
+    pub fn applied(&mut self, wanted: &ParamMap) {
+        let stale: Vec<String> = self
+            .modified
+            .iter()
+            .filter(|k| wanted.get_lower(k).is_none())
+            .cloned()
+            .collect();
+        for key in stale {
+            self.modified.remove(&key);
+            if !self.reported.contains(&key) {
+                self.values.remove(&key);
+            }
+        }
+        for (key, p) in wanted.iter() {
+            if is_server_owned(key) {
+                continue;
+            }
+            // A reported parameter's normalized value arrived as
+            // ParameterStatus during the sync; keep the client's spelling
+            // only for the others.
+            if !self.reported.contains(key) || self.values.get_lower(key).is_none() {
+                self.values.set(&p.name, &p.value);
+            }
+            self.modified.insert(key.clone());
+        }
+    }
+
+    /// Forgets every client change (after `DISCARD ALL` / `RESET ALL`).
+    pub fn reset_all(&mut self) {
+        for key in self.modified.drain() {
+            if !self.reported.contains(&key) {
+                self.values.remove(&key);
+            }
+        }
+    }
+}
+
+/// `'value'` as an escape string literal, safe whatever
+/// `standard_conforming_strings` is.
+pub fn quote_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 3);
+    out.push_str("E'");
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// `"name"` as a quoted identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_sql_when_in_sync() {
+        let mut server = ServerParams::default();
+        server.on_status("DateStyle", "ISO, MDY", false);
+        let mut wanted = ParamMap::default();
+        wanted.set("datestyle", "ISO, MDY");
+        assert_eq!(server.sync_sql(&wanted), None);
+    }
+
+    #[test]
+    fn sets_missing_and_resets_foreign() {
+        let mut server = ServerParams::default();
+        server.on_status("application_name", "other", true);
+        let mut wanted = ParamMap::default();
+        wanted.set("search_path", "a, b");
+        let sql = server.sync_sql(&wanted).unwrap();
+        assert_eq!(
+            sql,
+            "RESET \"application_name\"; SELECT set_config(E'search_path', E'a, b', false)"
+        );
+        server.applied(&wanted);
+        assert!(!server.modified.contains("application_name"));
+        assert_eq!(server.sync_sql(&wanted), None);
+    }
+
+    #[test]
+    fn quotes_hostile_values() {
+        assert_eq!(quote_literal("it's \\ x"), "E'it''s \\\\ x'");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,298 @@
+//! Borrowing a server connection for a client and giving it back: checkout
+//! from the pool with clear errors, bringing the server's session
+//! parameters in line with the client's, settling state changes the client
+//! made (SET, RESET ALL, DISCARD ALL, DEALLOCATE ALL) at transaction
+//! boundaries, and cleaning or discarding the connection when the client
+//! leaves.
+
+use super::{Attached, Session};
+use crate::cancel::CancelTarget;
+use crate::config::PoolMode;
+use crate::context::{Context, UserEntry};
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::server::params::{quote_literal, ParamMap};
+use crate::server::{ServerConn, ServerManager};
+use shardwire_pool::PoolError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Longest the proxy waits for one of its own cleanup queries.
+const INTERNAL_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State changes to settle once the server is idle again.
+#[derive(Debug, Default)]
+pub(super) struct PendingEffects {
+    pub reset_all: bool,
+    pub discard_all: bool,
+    pub deallocate_all: bool,
+}
+
+impl Session {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        user: Arc<UserEntry>,
+        client: TcpStream,
+        leftover: bytes::BytesMut,
+        startup_params: ParamMap,
+    ) -> Session {
+        let cancel = ctx.cancels.register();
+        Session {
+            mode: ctx.config.proxy.pool_mode,
+            max_message: ctx.config.proxy.max_message_size,
+            ctx,
+            user,
+            client,
+            client_in: leftover,
+            to_client: bytes::BytesMut::new(),
+            wanted: startup_params.clone(),
+            startup_params,
+            touched: Vec::new(),
+            pending: PendingEffects::default(),
+            statements: Default::default(),
+            unnamed_parse: None,
+            server: None,
+            expect: Default::default(),
+            skip_until_sync: false,
+            passthrough: 0,
+            cancel,
+        }
+    }
+
+    /// Makes sure a server connection is attached, with the client's
+    /// session parameters applied. The error is for the client (non-fatal).
+    pub(super) async fn attach(&mut self) -> Result<(), ErrorResponse> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        let pool = &self.user.shard_pools[0];
+        let mut conn = pool.get().await.map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
+        if let Some(sql) = conn.params.sync_sql(&self.wanted) {
+            match internal_query(&mut conn, &sql, true).await {
+                Ok(_) => {
+                    conn.params.applied(&self.wanted);
+                    adopt_normalized(&mut self.wanted, &conn);
+                }
+                Err(e) => {
+                    // A value the server refuses (e.g. a bad TimeZone): the
+                    // connection itself is fine unless marked broken.
+                    return Err(e);
+                }
+            }
+        }
+        self.cancel.slot.set(Some(CancelTarget {
+            addr: conn.addr,
+            pid: conn.backend_pid,
+            secret: conn.backend_secret,
+        }));
+        self.server = Some(Attached {
+            conn,
+            unnamed_valid: false,
+        });
+        Ok(())
+    }
+
+    /// Whether the server can go back to the pool now (transaction mode,
+    /// idle, nothing in flight).
+    pub(super) fn should_release(&self) -> bool {
+        self.mode == PoolMode::Transaction
+            && self.passthrough == 0
+            && self.expect.is_empty()
+            && self
+                .server
+                .as_ref()
+                .is_some_and(|a| a.conn.status == b'I' && a.conn.out.is_empty())
+    }
+
+    /// Whether state changes wait to be settled and the server is idle.
+    pub(super) fn needs_settle(&self) -> bool {
+        (!self.touched.is_empty()
+            || self.pending.reset_all
+            || self.pending.discard_all
+            || self.pending.deallocate_all)
+            && self.expect.is_empty()
+            && self.passthrough == 0
+            && self
+                .server
+                .as_ref()
+                .is_some_and(|a| a.conn.status == b'I' && a.conn.out.is_empty())
+    }
+
+    /// Returns the server connection to its pool.
+    pub(super) fn release(&mut self) {
+        if self.server.take().is_some() {
+            self.cancel.slot.set(None);
+        }
+    }
+
+    /// Records what SET / RESET ALL / DISCARD ALL / DEALLOCATE ALL changed,
+    /// once the server is idle (so a rolled-back SET is seen as rolled back).
+    pub(super) async fn settle(&mut self) {
+        let Some(a) = self.server.as_mut() else {
+            return;
+        };
+        let conn = &mut a.conn;
+        let pending = std::mem::take(&mut self.pending);
+        if pending.discard_all || pending.deallocate_all {
+            conn.prepared.clear();
+            self.statements.clear();
+        }
+        if pending.discard_all {
+            a.unnamed_valid = false;
+            self.unnamed_parse = None;
+        }
+        if pending.discard_all || pending.reset_all {
+            self.touched.clear();
+            conn.params.reset_all();
+            self.wanted = self.startup_params.clone();
+            if let Some(sql) = conn.params.sync_sql(&self.wanted) {
+                match internal_query(conn, &sql, true).await {
+                    Ok(_) => {
+                        conn.params.applied(&self.wanted);
+                        adopt_normalized(&mut self.wanted, conn);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "re-applying startup parameters failed"),
+                }
+            }
+            return;
+        }
+        let mut names = std::mem::take(&mut self.touched);
+        names.retain(|n| !conn.params.reported.contains(n));
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return;
+        }
+        let columns: Vec<String> = names
+            .iter()
+            .map(|n| format!("current_setting({}, true)", quote_literal(n)))
+            .collect();
+        let sql = format!("SELECT {}", columns.join(", "));
+        let Ok(rows) = internal_query(conn, &sql, true).await else {
+            conn.broken = true;
+            return;
+        };
+        let Some(row) = rows.first() else {
+            return;
+        };
+        for (name, value) in names.iter().zip(row.iter()) {
+            match value {
+                Some(v) => {
+                    self.wanted.set(name, v);
+                    conn.params.values.set(name, v);
+                    conn.params.modified.insert(name.clone());
+                }
+                None => {
+                    self.wanted.remove(name);
+                    conn.params.values.remove(name);
+                    conn.params.modified.remove(name);
+                }
+            }
+        }
+    }
+
+    /// Leaves the server reusable, or discards it, as the client goes.
+    pub(super) async fn detach_on_exit(&mut self) {
+        let Some(mut a) = self.server.take() else {
+            return;
+        };
+        self.cancel.slot.set(None);
+        let conn = &mut a.conn;
+        let in_flight = !self.expect.is_empty() || !conn.out.is_empty() || self.passthrough > 0;
+        if in_flight || conn.broken {
+            // Something still runs: cancel it and close the connection.
+            conn.broken = true;
+            let (addr, pid, secret) = (conn.addr, conn.backend_pid, conn.backend_secret);
+            tokio::spawn(async move {
+                let _ = ServerConn::cancel(addr, pid, secret).await;
+            });
+            return;
+        }
+        if conn.status != b'I' && internal_query(conn, "ROLLBACK", false).await.is_err() {
+            conn.broken = true;
+            return;
+        }
+        if self.mode == PoolMode::Session {
+            if internal_query(conn, "DISCARD ALL", false).await.is_err() {
+                conn.broken = true;
+                return;
+            }
+            conn.params.reset_all();
+            conn.prepared.clear();
+        } else {
+            self.server = Some(a);
+            self.settle().await;
+            self.server = None;
+        }
+    }
+}
+
+/// Runs a query of the proxy's own on a server, bounded in time; a timeout
+/// or socket failure marks the connection broken.
+async fn internal_query(
+    conn: &mut ServerConn,
+    sql: &str,
+    from_client: bool,
+) -> Result<Vec<Vec<Option<String>>>, ErrorResponse> {
+    match tokio::time::timeout(INTERNAL_QUERY_TIMEOUT, conn.simple_query(sql, from_client)).await {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(crate::server::conn::ServerConnError::Query(e))) => {
+            Err(ErrorResponse::error(e.state(), e.message.clone()))
+        }
+        Ok(Err(e)) => {
+            conn.broken = true;
+            Err(ErrorResponse::error(
+                SqlState::ConnectionFailure,
+                format!("server connection failed: {e}"),
+            ))
+        }
+        Err(_) => {
+            conn.broken = true;
+            Err(ErrorResponse::error(
+                SqlState::ConnectionFailure,
+                format!("server did not answer within {INTERNAL_QUERY_TIMEOUT:?}"),
+            ))
+        }
+    }
+}
+
+/// After a sync, take the server's spelling of reported parameters (e.g.
+/// `ISO, MDY` for `ISO`) so the next comparison matches.
+fn adopt_normalized(wanted: &mut ParamMap, conn: &ServerConn) {
+    let keys: Vec<String> = wanted.iter().map(|(k, _)| k.clone()).collect();
+    for key in keys {
+        if conn.params.reported.contains(&key) {
+            if let Some(p) = conn.params.values.param_lower(&key) {
+                let (name, value) = (p.name.clone(), p.value.clone());
+                wanted.remove(&key);
+                wanted.set(&name, &value);
+            }
+        }
+    }
+}
+
+fn checkout_error(
+    e: PoolError<crate::server::conn::ServerConnError>,
+    user: &UserEntry,
+    manager: &ServerManager,
+) -> ErrorResponse {
+    let target = manager.target();
+    match e {
+        PoolError::Timeout { waited, max_size } => ErrorResponse::error(
+            SqlState::TooManyConnections,
+            format!(
+                "no server connection available after waiting {:.1}s: all {max_size} connections of user \"{}\" to {} are busy",
+                waited.as_secs_f64(),
+                user.name,
+                target.label
+            ),
+        )
+        .with_hint("retry later, shorten transactions, or raise pool.size / pool.checkout_timeout"),
+        PoolError::Connect(e) => ErrorResponse::error(SqlState::UnableToConnect, e.to_string())
+            .with_hint(format!("check that {} is up and accepts user \"{}\"", target.label, user.name)),
+        PoolError::Closed => ErrorResponse::error(
+            SqlState::AdminShutdown,
+            format!("the pool for {} is closed (shutting down)", target.label),
+        ),
+    }
+}

@@ -1,0 +1,397 @@
+//! What the proxy does with each message a logged-in client sends: forward
+//! it untouched, rewrite a statement name to its proxy-wide name, inject a
+//! Parse the server connection lacks, answer locally (Close, Sync with no
+//! server, DEALLOCATE), or refuse it with an ErrorResponse.
+
+use super::expect::Expect;
+use super::statements::PreparedStatement;
+use super::{Session, SessionEnd};
+use crate::config::PoolMode;
+use crate::protocol::builder;
+use crate::protocol::frame::{describe_tag, peek_header};
+use crate::protocol::reader::BodyReader;
+use crate::protocol::{ErrorResponse, SqlState};
+use bytes::{Bytes, BytesMut};
+use shardwire_router::{session_effects, SessionEffect};
+use std::sync::Arc;
+
+fn malformed(what: &str) -> SessionEnd {
+    SessionEnd::Fatal(ErrorResponse::fatal(
+        SqlState::ProtocolViolation,
+        format!("malformed {what} message"),
+    ))
+}
+
+impl Session {
+    /// Handles every complete message in the client buffer.
+    pub(super) async fn process_client_input(&mut self) -> Result<(), SessionEnd> {
+        loop {
+            let header = match peek_header(&self.client_in, self.max_message) {
+                Ok(Some(h)) => h,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(SessionEnd::Fatal(ErrorResponse::fatal(
+                        SqlState::ProtocolViolation,
+                        e.to_string(),
+                    )))
+                }
+            };
+            if self.client_in.len() < header.frame_len {
+                self.client_in.reserve(header.frame_len - self.client_in.len());
+                return Ok(());
+            }
+            let frame = self.client_in.split_to(header.frame_len);
+            self.on_client_message(header.tag, &frame).await?;
+        }
+    }
+
+    async fn on_client_message(&mut self, tag: u8, frame: &BytesMut) -> Result<(), SessionEnd> {
+        let body = &frame[5..];
+        if self.skip_until_sync && !matches!(tag, b'S' | b'X') {
+            return Ok(());
+        }
+        match tag {
+            b'Q' => self.on_query(frame, body).await,
+            b'P' => self.on_parse(frame, body).await,
+            b'B' => self.on_bind(frame, body).await,
+            b'D' => self.on_describe(frame, body).await,
+            b'C' => self.on_close(frame, body),
+            b'E' => self.forward_extended(frame, Expect::Execute).await,
+            b'S' => {
+                self.skip_until_sync = false;
+                if self.server.is_some() {
+                    self.forward(frame);
+                    self.expect.push(Expect::Sync);
+                } else {
+                    let mut out = BytesMut::new();
+                    builder::ready_for_query(&mut out, b'I');
+                    self.emit(out.freeze());
+                }
+                Ok(())
+            }
+            b'H' => {
+                if self.server.is_some() {
+                    self.forward(frame);
+                }
+                Ok(())
+            }
+            b'F' => {
+                if let Err(e) = self.attach().await {
+                    self.refuse_simple(e);
+                    return Ok(());
+                }
+                self.forward(frame);
+                self.expect.push(Expect::FunctionCall);
+                Ok(())
+            }
+            // COPY data outside a COPY is ignored, as PostgreSQL does.
+            b'd' | b'c' | b'f' => {
+                if self.server.is_some() {
+                    self.forward(frame);
+                }
+                Ok(())
+            }
+            b'X' => Err(SessionEnd::ClientGone),
+            other => Err(SessionEnd::Fatal(ErrorResponse::fatal(
+                SqlState::ProtocolViolation,
+                format!("invalid frontend message type {}", describe_tag(other)),
+            ))),
+        }
+    }
+
+    /// Queues bytes for the server (a server must be attached).
+    fn forward(&mut self, bytes: &[u8]) {
+        if let Some(a) = self.server.as_mut() {
+            a.conn.out.extend_from_slice(bytes);
+        }
+    }
+
+    /// Sends the client bytes of the proxy's own, in order with the replies
+    /// still expected from the server.
+    pub(super) fn emit(&mut self, bytes: Bytes) {
+        if self.expect.is_empty() {
+            self.to_client.extend_from_slice(&bytes);
+        } else {
+            self.expect.push(Expect::Synthetic(bytes));
+        }
+    }
+
+    /// Reports an error in the extended protocol: the client's messages up
+    /// to Sync are then ignored, as PostgreSQL does after an error.
+    fn refuse_extended(&mut self, error: ErrorResponse) {
+        let mut out = BytesMut::new();
+        error.encode(&mut out);
+        self.emit(out.freeze());
+        self.skip_until_sync = true;
+    }
+
+    /// Reports an error for a simple Query or FunctionCall.
+    fn refuse_simple(&mut self, error: ErrorResponse) {
+        let mut out = BytesMut::new();
+        error.encode(&mut out);
+        let status = self.server.as_ref().map_or(b'I', |a| a.conn.status);
+        builder::ready_for_query(&mut out, status);
+        self.emit(out.freeze());
+    }
+
+    async fn forward_extended(&mut self, frame: &[u8], expect: Expect) -> Result<(), SessionEnd> {
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e);
+            return Ok(());
+        }
+        self.forward(frame);
+        self.expect.push(expect);
+        Ok(())
+    }
+
+    fn note_effects(&mut self, sql: &[u8]) {
+        let Ok(sql) = std::str::from_utf8(sql) else {
+            return;
+        };
+        for effect in session_effects(sql) {
+            match effect {
+                SessionEffect::Set(name) | SessionEffect::Reset(name) => {
+                    if !self.touched.contains(&name) {
+                        self.touched.push(name);
+                    }
+                }
+                SessionEffect::ResetAll => self.pending.reset_all = true,
+                SessionEffect::DiscardAll => self.pending.discard_all = true,
+                SessionEffect::DeallocateAll => self.pending.deallocate_all = true,
+                SessionEffect::Deallocate(_) | SessionEffect::SetLocal | SessionEffect::DiscardOther => {}
+            }
+        }
+    }
+
+    async fn on_query(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
+        let sql = BodyReader::new(body).cstr().ok_or_else(|| malformed("Query"))?;
+        if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
+            return Ok(());
+        }
+        self.note_effects(sql);
+        if let Err(e) = self.attach().await {
+            self.refuse_simple(e);
+            return Ok(());
+        }
+        self.forward(frame);
+        self.expect.push(Expect::Query);
+        Ok(())
+    }
+
+    /// `DEALLOCATE name|ALL` of protocol-level statements is answered by the
+    /// proxy: the names are the client's, not the server's.
+    fn answer_deallocate(&mut self, sql: &[u8]) -> bool {
+        let Ok(text) = std::str::from_utf8(sql) else {
+            return false;
+        };
+        let first = text.trim_start();
+        if first.len() < 10 || !first[..10].eq_ignore_ascii_case("deallocate") {
+            return false;
+        }
+        if shardwire_router::statements(text).len() != 1 {
+            return false;
+        }
+        let tag = match session_effects(text).first() {
+            Some(SessionEffect::DeallocateAll) => {
+                self.statements.clear();
+                "DEALLOCATE ALL"
+            }
+            Some(SessionEffect::Deallocate(name)) if self.statements.remove(name.as_bytes()) => "DEALLOCATE",
+            _ => return false,
+        };
+        let mut out = BytesMut::new();
+        builder::command_complete(&mut out, tag);
+        let status = self.server.as_ref().map_or(b'I', |a| a.conn.status);
+        builder::ready_for_query(&mut out, status);
+        self.emit(out.freeze());
+        true
+    }
+
+    async fn on_parse(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
+        let mut r = BodyReader::new(body);
+        let name = r.cstr().ok_or_else(|| malformed("Parse"))?;
+        let after_name = &body[r.position()..];
+        let query = r.cstr().ok_or_else(|| malformed("Parse"))?;
+        let n_types = r.i16().ok_or_else(|| malformed("Parse"))?;
+        if n_types < 0 || r.bytes(n_types as usize * 4).is_none() {
+            return Err(malformed("Parse"));
+        }
+        self.note_effects(query);
+        if name.is_empty() || self.mode == PoolMode::Session {
+            if let Err(e) = self.attach().await {
+                self.refuse_extended(e);
+                return Ok(());
+            }
+            if name.is_empty() {
+                self.unnamed_parse = Some(Bytes::copy_from_slice(frame));
+                if let Some(a) = self.server.as_mut() {
+                    a.unnamed_valid = true;
+                }
+            }
+            self.forward(frame);
+            self.expect.push(Expect::Parse {
+                injected: false,
+                statement: None,
+                client_name: None,
+            });
+            return Ok(());
+        }
+        if self.statements.get(name).is_some() {
+            self.refuse_extended(ErrorResponse::error(
+                SqlState::DuplicatePreparedStatement,
+                format!(
+                    "prepared statement \"{}\" already exists",
+                    String::from_utf8_lossy(name)
+                ),
+            ));
+            return Ok(());
+        }
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e);
+            return Ok(());
+        }
+        let stmt = Arc::new(PreparedStatement::new(&self.ctx.statements, after_name));
+        self.statements.insert(name, stmt.clone());
+        let Some(a) = self.server.as_mut() else {
+            return Ok(());
+        };
+        if a.conn.prepared.contains(&stmt.id) {
+            let mut out = BytesMut::new();
+            builder::parse_complete(&mut out);
+            self.emit(out.freeze());
+        } else {
+            a.conn.prepared.insert(stmt.id);
+            a.conn.out.extend_from_slice(&stmt.parse_frame);
+            self.expect.push(Expect::Parse {
+                injected: false,
+                statement: Some(stmt.id),
+                client_name: Some(name.into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Makes sure the attached server has `stmt`, injecting its Parse.
+    fn ensure_prepared(&mut self, stmt: &PreparedStatement) {
+        let Some(a) = self.server.as_mut() else {
+            return;
+        };
+        if a.conn.prepared.insert(stmt.id) {
+            a.conn.out.extend_from_slice(&stmt.parse_frame);
+            self.expect.push(Expect::Parse {
+                injected: true,
+                statement: Some(stmt.id),
+                client_name: None,
+            });
+        }
+    }
+
+    /// Makes sure the attached server has the client's unnamed statement.
+    fn ensure_unnamed(&mut self) {
+        let Some(a) = self.server.as_mut() else {
+            return;
+        };
+        if a.unnamed_valid {
+            return;
+        }
+        if let Some(parse) = &self.unnamed_parse {
+            a.conn.out.extend_from_slice(parse);
+            a.unnamed_valid = true;
+            self.expect.push(Expect::Parse {
+                injected: true,
+                statement: None,
+                client_name: None,
+            });
+        }
+    }
+
+    /// Forwards `frame` with the statement name at `name_at..name_end` of the
+    /// body replaced by the proxy-wide name.
+    fn forward_renamed(&mut self, frame: &[u8], name_at: usize, name_end: usize, server_name: &str) {
+        let body = &frame[5..];
+        let Some(a) = self.server.as_mut() else {
+            return;
+        };
+        builder::frame(&mut a.conn.out, frame[0], |b| {
+            b.extend_from_slice(&body[..name_at]);
+            builder::put_cstr(b, server_name.as_bytes());
+            b.extend_from_slice(&body[name_end + 1..]);
+        });
+    }
+
+    /// Shared by Bind and Describe('S'): route a statement reference.
+    fn forward_statement_ref(&mut self, frame: &[u8], name: &[u8], name_at: usize) {
+        if name.is_empty() {
+            self.ensure_unnamed();
+            self.forward(frame);
+            return;
+        }
+        let mapped = match self.mode {
+            PoolMode::Transaction => self.statements.get(name).cloned(),
+            PoolMode::Session => None,
+        };
+        match mapped {
+            Some(stmt) => {
+                self.ensure_prepared(&stmt);
+                self.forward_renamed(frame, name_at, name_at + name.len(), &stmt.server_name);
+            }
+            // Unknown names go through unchanged; the server reports 26000.
+            None => self.forward(frame),
+        }
+    }
+
+    async fn on_bind(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
+        let mut r = BodyReader::new(body);
+        r.cstr().ok_or_else(|| malformed("Bind"))?;
+        let name_at = r.position();
+        let name = r.cstr().ok_or_else(|| malformed("Bind"))?;
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e);
+            return Ok(());
+        }
+        self.forward_statement_ref(frame, name, name_at);
+        self.expect.push(Expect::Bind);
+        Ok(())
+    }
+
+    async fn on_describe(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
+        let mut r = BodyReader::new(body);
+        let kind = r.u8().ok_or_else(|| malformed("Describe"))?;
+        let name_at = r.position();
+        let name = r.cstr().ok_or_else(|| malformed("Describe"))?;
+        if let Err(e) = self.attach().await {
+            self.refuse_extended(e);
+            return Ok(());
+        }
+        match kind {
+            b'S' => self.forward_statement_ref(frame, name, name_at),
+            b'P' => self.forward(frame),
+            _ => return Err(malformed("Describe")),
+        }
+        self.expect.push(Expect::Describe);
+        Ok(())
+    }
+
+    fn on_close(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
+        let mut r = BodyReader::new(body);
+        let kind = r.u8().ok_or_else(|| malformed("Close"))?;
+        let name = r.cstr().ok_or_else(|| malformed("Close"))?;
+        if !matches!(kind, b'S' | b'P') {
+            return Err(malformed("Close"));
+        }
+        let local = kind == b'S' && !name.is_empty() && self.mode == PoolMode::Transaction;
+        if local {
+            self.statements.remove(name);
+        }
+        if local || self.server.is_none() {
+            // Closing a statement that does not exist is not an error either.
+            let mut out = BytesMut::new();
+            builder::close_complete(&mut out);
+            self.emit(out.freeze());
+        } else {
+            self.forward(frame);
+            self.expect.push(Expect::Close);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The queue of responses a session still expects from its server, in
+//! request order. It tells when a server connection is done with a client
+//! (queue empty at ReadyForQuery), which server replies answer requests the
+//! proxy injected (and must not reach the client), and where to slot in the
+//! replies the proxy synthesises itself (e.g. ParseComplete for a statement
+//! the server already has) so that the client sees them in order.
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+
+/// One expected reply.
+#[derive(Debug)]
+pub enum Expect {
+    /// ParseComplete for a Parse.
+    Parse {
+        /// The Parse was injected by the proxy: swallow its ParseComplete.
+        injected: bool,
+        /// Proxy-wide statement id to record as prepared on success.
+        statement: Option<u64>,
+        /// The client's name for it, to forget if the Parse fails.
+        client_name: Option<Box<[u8]>>,
+    },
+    /// BindComplete.
+    Bind,
+    /// CloseComplete.
+    Close,
+    /// ParameterDescription + RowDescription/NoData, or just the latter.
+    Describe,
+    /// Rows then CommandComplete / EmptyQueryResponse / PortalSuspended.
+    Execute,
+    /// ReadyForQuery after Sync.
+    Sync,
+    /// Everything up to ReadyForQuery after a simple Query.
+    Query,
+    /// FunctionCallResponse then ReadyForQuery.
+    FunctionCall,
+    /// Bytes the proxy sends the client itself when this entry reaches the
+    /// head of the queue.
+    Synthetic(Bytes),
+}
+
+impl Expect {
+    /// Whether ReadyForQuery completes this entry.
+    pub fn ends_at_ready(&self) -> bool {
+        matches!(self, Expect::Sync | Expect::Query | Expect::FunctionCall)
+    }
+}
+
+/// The queue.
+#[derive(Debug, Default)]
+pub struct ExpectQueue {
+    items: VecDeque<Expect>,
+}
+
+impl ExpectQueue {
+    /// Appends an expected reply.
+    pub fn push(&mut self, e: Expect) {
+        self.items.push_back(e);
+    }
+
+    /// The oldest outstanding entry.
+    pub fn head(&self) -> Option<&Expect> {
+        self.items.front()
+    }
+
+    /// Removes the oldest entry.
+    pub fn pop(&mut self) -> Option<Expect> {
+        self.items.pop_front()
+    }
+
+    /// Whether nothing is outstanding.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// After an error in the extended protocol the server skips everything
+    /// up to the next Sync: drop those entries too (returned for cleanup).
+    pub fn skip_to_sync(&mut self) -> Vec<Expect> {
+        let mut dropped = Vec::new();
+        while let Some(e) = self.items.front() {
+            if e.ends_at_ready() {
+                break;
+            }
+            if let Some(e) = self.items.pop_front() {
+                dropped.push(e);
+            }
+        }
+        dropped
+    }
+
+    /// Removes and returns synthetic replies now at the head.
+    pub fn take_synthetic_head(&mut self) -> Option<Bytes> {
+        if let Some(Expect::Synthetic(_)) = self.items.front() {
+            if let Some(Expect::Synthetic(b)) = self.items.pop_front() {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    /// Forgets everything (the server connection is gone).
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_to_sync_stops_at_sync() {
+        let mut q = ExpectQueue::default();
+        q.push(Expect::Bind);
+        q.push(Expect::Synthetic(Bytes::from_static(b"x")));
+        q.push(Expect::Execute);
+        q.push(Expect::Sync);
+        q.push(Expect::Bind);
+        assert_eq!(q.skip_to_sync().len(), 3);
+        assert!(matches!(q.head(), Some(Expect::Sync)));
+    }
+
+    #[test]
+    fn synthetic_head_is_taken_only_at_head() {
+        let mut q = ExpectQueue::default();
+        q.push(Expect::Bind);
+        q.push(Expect::Synthetic(Bytes::from_static(b"1")));
+        assert!(q.take_synthetic_head().is_none());
+        q.pop();
+        assert_eq!(q.take_synthetic_head().as_deref(), Some(&b"1"[..]));
+        assert!(q.is_empty());
+    }
+}

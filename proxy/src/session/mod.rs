@@ -1,0 +1,81 @@
+//! One client connection from accept to close: the pre-session handshake
+//! (`startup`), then the relay loop (`relay`) that forwards the client's
+//! messages (`client_messages`) to a server connection it borrows from a
+//! pool (`attach`) and the server's replies back (`server_messages`).
+
+mod attach;
+mod client_messages;
+pub mod expect;
+mod relay;
+mod server_messages;
+pub mod startup;
+pub mod statements;
+
+use crate::cancel::CancelRegistration;
+use crate::config::PoolMode;
+use crate::context::{Context, UserEntry};
+use crate::protocol::ErrorResponse;
+use crate::server::params::ParamMap;
+use crate::server::ServerConn;
+use bytes::{Bytes, BytesMut};
+use expect::ExpectQueue;
+use shardwire_pool::Pooled;
+use statements::ClientStatements;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+pub use startup::serve_connection;
+
+/// A server connection borrowed by a session.
+struct Attached {
+    conn: Pooled<crate::server::ServerManager>,
+    /// The client's unnamed statement exists on this connection.
+    unnamed_valid: bool,
+}
+
+impl Attached {
+    fn server(&mut self) -> &mut ServerConn {
+        &mut self.conn
+    }
+}
+
+/// Why a session ends.
+#[derive(Debug)]
+pub(crate) enum SessionEnd {
+    /// The client sent Terminate or closed its socket.
+    ClientGone,
+    /// Tell the client this, then close.
+    Fatal(ErrorResponse),
+}
+
+/// A logged-in client.
+pub(crate) struct Session {
+    ctx: Arc<Context>,
+    user: Arc<UserEntry>,
+    mode: PoolMode,
+    max_message: usize,
+    client: TcpStream,
+    /// Bytes from the client not yet processed (freed while idle).
+    client_in: BytesMut,
+    /// Bytes for the client not yet written (freed while idle).
+    to_client: BytesMut,
+    /// Session parameters the client has set.
+    wanted: ParamMap,
+    /// The parameters from the startup packet (what `RESET ALL` returns to).
+    startup_params: ParamMap,
+    /// Non-reported GUCs the client SET while holding the current server.
+    touched: Vec<String>,
+    /// RESET ALL / DISCARD ALL / DEALLOCATE ALL to settle when idle.
+    pending: attach::PendingEffects,
+    statements: ClientStatements,
+    /// The client's last unnamed Parse, to re-send on another connection.
+    unnamed_parse: Option<Bytes>,
+    server: Option<Attached>,
+    expect: ExpectQueue,
+    /// After an error the proxy raised in the extended protocol: drop
+    /// messages until Sync, as PostgreSQL does.
+    skip_until_sync: bool,
+    /// Bytes still to pass through of a large server message.
+    passthrough: usize,
+    cancel: CancelRegistration,
+}

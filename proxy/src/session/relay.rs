@@ -1,0 +1,170 @@
+//! The relay loop of a logged-in client: one task, readiness-driven, that
+//! reads whichever side has data, writes whichever side has room, and never
+//! blocks one direction on the other (so a client that pipelines heavily
+//! while reading cannot deadlock against its server). Buffers are freed
+//! while the client is idle, which keeps idle clients small.
+
+use super::{Session, SessionEnd};
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::server::ServerConn;
+use bytes::{Buf, BytesMut};
+use std::io::ErrorKind;
+
+/// Stop reading a side while this much is queued for the other.
+const HIGH_WATER: usize = 1 << 20;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 8 * 1024;
+
+enum Event {
+    ClientReadable(std::io::Result<()>),
+    ServerReadable(std::io::Result<()>),
+    Writable(std::io::Result<()>),
+}
+
+async fn server_readable(server: Option<&ServerConn>) -> std::io::Result<()> {
+    match server {
+        Some(s) => s.stream.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn server_writable(server: Option<&ServerConn>) -> std::io::Result<()> {
+    match server {
+        Some(s) => s.stream.writable().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Session {
+    /// Greets the client, relays until it leaves, then cleans up.
+    pub(crate) async fn run(&mut self) -> SessionEnd {
+        if let Err(end) = self.greet().await {
+            return end;
+        }
+        let end = self.relay().await;
+        self.detach_on_exit().await;
+        end
+    }
+
+    async fn relay(&mut self) -> SessionEnd {
+        loop {
+            if let Err(end) = self.flush() {
+                return end;
+            }
+            if self.needs_settle() {
+                self.settle().await;
+            }
+            if self.should_release() {
+                self.release();
+            }
+            if self.server.is_none() && self.client_in.is_empty() && self.to_client.is_empty() {
+                // Idle: give the buffers back; a busy client re-allocates.
+                self.client_in = BytesMut::new();
+                self.to_client = BytesMut::new();
+            }
+            let server = self.server.as_ref().map(|a| &*a.conn);
+            let server_out = server.map_or(0, |s| s.out.len());
+            let event = tokio::select! {
+                biased;
+                r = server_readable(server), if server.is_some() && self.to_client.len() < HIGH_WATER => Event::ServerReadable(r),
+                r = self.client.readable(), if server_out < HIGH_WATER => Event::ClientReadable(r),
+                r = self.client.writable(), if !self.to_client.is_empty() => Event::Writable(r),
+                r = server_writable(server), if server_out > 0 => Event::Writable(r),
+            };
+            let step = match event {
+                Event::ServerReadable(Ok(())) => self.read_server(),
+                Event::ClientReadable(Ok(())) => self.read_client().await,
+                Event::Writable(Ok(())) => Ok(()),
+                Event::ServerReadable(Err(e)) => Err(self.server_lost(&e.to_string())),
+                Event::ClientReadable(Err(_)) => Err(SessionEnd::ClientGone),
+                Event::Writable(Err(_)) => Ok(()), // the flush reports which side failed
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// Writes as much queued output as each socket takes without blocking.
+    fn flush(&mut self) -> Result<(), SessionEnd> {
+        while !self.to_client.is_empty() {
+            match self.client.try_write(&self.to_client) {
+                Ok(n) => self.to_client.advance(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return Err(SessionEnd::ClientGone),
+            }
+        }
+        let Some(a) = self.server.as_mut() else {
+            return Ok(());
+        };
+        let conn = &mut *a.conn;
+        while !conn.out.is_empty() {
+            match conn.stream.try_write(&conn.out) {
+                Ok(n) => conn.out.advance(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(self.server_lost(&e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_client(&mut self) -> Result<(), SessionEnd> {
+        if self.client_in.capacity() - self.client_in.len() < READ_CHUNK / 2 {
+            self.client_in.reserve(READ_CHUNK);
+        }
+        match self.client.try_read_buf(&mut self.client_in) {
+            Ok(0) => Err(SessionEnd::ClientGone),
+            Ok(_) => self.process_client_input().await,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(_) => Err(SessionEnd::ClientGone),
+        }
+    }
+
+    fn read_server(&mut self) -> Result<(), SessionEnd> {
+        let Some(a) = self.server.as_mut() else {
+            return Ok(());
+        };
+        let conn = &mut *a.conn;
+        if conn.inbuf.capacity() - conn.inbuf.len() < READ_CHUNK / 2 {
+            conn.inbuf.reserve(2 * READ_CHUNK);
+        }
+        match conn.stream.try_read_buf(&mut conn.inbuf) {
+            Ok(0) => Err(self.server_lost("the server closed the connection")),
+            Ok(_) => self.process_server_input(),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(self.server_lost(&e.to_string())),
+        }
+    }
+
+    /// The server connection failed: drop it and end the session with an
+    /// error that says what happened.
+    pub(super) fn server_lost(&mut self, why: &str) -> SessionEnd {
+        let label = self.user.shard_pools[0].manager().target().label.clone();
+        if let Some(a) = self.server.as_mut() {
+            a.conn.broken = true;
+        }
+        self.expect.clear();
+        self.passthrough = 0;
+        self.release();
+        SessionEnd::Fatal(
+            ErrorResponse::fatal(
+                SqlState::ConnectionFailure,
+                format!("lost the connection to {label}: {why}"),
+            )
+            .with_detail("the current transaction, if any, was aborted; its outcome is unknown if a COMMIT was in flight")
+            .with_hint("reconnect and retry"),
+        )
+    }
+
+    /// Sends a fatal error (after anything still queued) and closes.
+    pub(crate) async fn send_fatal(&mut self, error: ErrorResponse) {
+        use tokio::io::AsyncWriteExt;
+        error.encode(&mut self.to_client);
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.client.write_all(&self.to_client),
+        )
+        .await;
+        let _ = self.client.shutdown().await;
+    }
+}

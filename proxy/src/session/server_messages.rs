@@ -1,0 +1,175 @@
+//! What the proxy does with each message its server sends while a client
+//! holds the connection: track completion against the expect queue, record
+//! parameter changes and prepared statements, swallow replies to injected
+//! requests, and pass everything else to the client as the original bytes.
+//! Large rows stream through without being buffered whole.
+
+use super::expect::Expect;
+use super::statements::ClientStatements;
+use super::{Session, SessionEnd};
+use crate::protocol::error::ServerError;
+use crate::protocol::frame::{describe_tag, peek_header, HEADER_LEN};
+use crate::protocol::reader::BodyReader;
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::server::params::is_server_owned;
+use bytes::Buf;
+
+/// Data rows larger than this are streamed to the client as they arrive.
+const STREAM_THRESHOLD: usize = 64 * 1024;
+
+fn desync(tag: u8) -> SessionEnd {
+    SessionEnd::Fatal(ErrorResponse::fatal(
+        SqlState::SystemError,
+        format!(
+            "internal error: the server sent {} where the proxy expected another reply; closing the session to stay in sync",
+            describe_tag(tag)
+        ),
+    ))
+}
+
+/// Undoes the bookkeeping of a Parse the server did not carry out.
+fn forget_failed_parse(entry: Expect, prepared: &mut std::collections::HashSet<u64>, statements: &mut ClientStatements) {
+    if let Expect::Parse {
+        statement: Some(id),
+        client_name,
+        ..
+    } = entry
+    {
+        prepared.remove(&id);
+        if let Some(name) = client_name {
+            statements.remove_if(&name, id);
+        }
+    }
+}
+
+impl Session {
+    /// Handles every complete message in the server buffer.
+    pub(super) fn process_server_input(&mut self) -> Result<(), SessionEnd> {
+        let result = self.process_server_input_inner();
+        if result.is_err() {
+            if let Some(a) = self.server.as_mut() {
+                a.conn.broken = true;
+            }
+        }
+        result
+    }
+
+    fn process_server_input_inner(&mut self) -> Result<(), SessionEnd> {
+        let Session {
+            server,
+            to_client,
+            expect,
+            wanted,
+            statements,
+            passthrough,
+            ..
+        } = self;
+        let Some(a) = server.as_mut() else {
+            return Ok(());
+        };
+        let conn = &mut *a.conn;
+        loop {
+            if *passthrough > 0 {
+                let n = (*passthrough).min(conn.inbuf.len());
+                if n == 0 {
+                    return Ok(());
+                }
+                to_client.extend_from_slice(&conn.inbuf[..n]);
+                conn.inbuf.advance(n);
+                *passthrough -= n;
+                continue;
+            }
+            let header = match peek_header(&conn.inbuf, usize::MAX) {
+                Ok(Some(h)) => h,
+                Ok(None) => return Ok(()),
+                Err(_) => return Err(desync(conn.inbuf[0])),
+            };
+            if conn.inbuf.len() < header.frame_len {
+                if matches!(header.tag, b'D' | b'd') && header.frame_len > STREAM_THRESHOLD {
+                    let n = conn.inbuf.len();
+                    to_client.extend_from_slice(&conn.inbuf[..n]);
+                    conn.inbuf.advance(n);
+                    *passthrough = header.frame_len - n;
+                    continue;
+                }
+                conn.inbuf.reserve(header.frame_len - conn.inbuf.len());
+                return Ok(());
+            }
+            let body = &conn.inbuf[HEADER_LEN..header.frame_len];
+            let forward = match header.tag {
+                b'D' | b'd' | b't' | b'N' | b'A' | b'G' | b'H' | b'W' | b'c' | b'V' => true,
+                b'Z' => {
+                    conn.status = body.first().copied().unwrap_or(b'I');
+                    match expect.head() {
+                        Some(e) if e.ends_at_ready() => {
+                            expect.pop();
+                        }
+                        _ => return Err(desync(b'Z')),
+                    }
+                    true
+                }
+                b'E' => {
+                    let error = ServerError::parse(body);
+                    if error.is_fatal() {
+                        conn.broken = true;
+                    }
+                    match expect.head() {
+                        Some(e) if e.ends_at_ready() => {}
+                        Some(_) => {
+                            if let Some(failed) = expect.pop() {
+                                forget_failed_parse(failed, &mut conn.prepared, statements);
+                            }
+                            for skipped in expect.skip_to_sync() {
+                                forget_failed_parse(skipped, &mut conn.prepared, statements);
+                            }
+                        }
+                        None => {}
+                    }
+                    true
+                }
+                b'1' => match expect.pop() {
+                    Some(Expect::Parse { injected, .. }) => !injected,
+                    _ => return Err(desync(b'1')),
+                },
+                b'2' => match expect.pop() {
+                    Some(Expect::Bind) => true,
+                    _ => return Err(desync(b'2')),
+                },
+                b'3' => match expect.pop() {
+                    Some(Expect::Close) => true,
+                    _ => return Err(desync(b'3')),
+                },
+                b'T' | b'n' => {
+                    if matches!(expect.head(), Some(Expect::Describe)) {
+                        expect.pop();
+                    }
+                    true
+                }
+                b'C' | b'I' | b's' => {
+                    if matches!(expect.head(), Some(Expect::Execute)) {
+                        expect.pop();
+                    }
+                    true
+                }
+                b'S' => {
+                    let mut r = BodyReader::new(body);
+                    if let (Some(name), Some(value)) = (r.cstr_utf8(), r.cstr_utf8()) {
+                        conn.params.on_status(name, value, true);
+                        if !is_server_owned(name) {
+                            wanted.set(name, value);
+                        }
+                    }
+                    true
+                }
+                _ => true,
+            };
+            if forward {
+                to_client.extend_from_slice(&conn.inbuf[..header.frame_len]);
+            }
+            conn.inbuf.advance(header.frame_len);
+            while let Some(bytes) = expect.take_synthetic_head() {
+                to_client.extend_from_slice(&bytes);
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The pre-session handshake of a client connection: SSL/GSS negotiation
+//! (declined), cancel requests, the startup packet and its parameters, and
+//! authentication. On success it hands over to the relay loop.
+
+use super::{Session, SessionEnd};
+use crate::auth::client::{authenticate, AuthFailure};
+use crate::context::Context;
+use crate::protocol::builder;
+use crate::protocol::startup::{packet_length, parse, StartupPacket};
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::server::params::ParamMap;
+use crate::server::ServerConn;
+use crate::wire::WireError;
+use bytes::BytesMut;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What the client asked for in its startup packet.
+struct Login {
+    user: String,
+    database: String,
+    params: ParamMap,
+}
+
+enum Handshake {
+    Login(Login),
+    Done,
+}
+
+/// Serves one accepted client connection until it closes.
+pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
+    let _ = stream.set_nodelay(true);
+    let auth_timeout = ctx.config.proxy.auth_timeout;
+    let mut buf = BytesMut::new();
+    let handshake = tokio::time::timeout(auth_timeout, handshake(&mut stream, &mut buf, &ctx)).await;
+    let login = match handshake {
+        Ok(Ok(Handshake::Login(login))) => login,
+        Ok(Ok(Handshake::Done)) => return,
+        Ok(Err(Some(error))) => return refuse(&mut stream, error).await,
+        Ok(Err(None)) => return,
+        Err(_) => {
+            let e = ErrorResponse::fatal(
+                SqlState::ProtocolViolation,
+                format!(
+                    "startup and authentication did not complete within {:?} (proxy.auth_timeout)",
+                    auth_timeout
+                ),
+            );
+            return refuse(&mut stream, e).await;
+        }
+    };
+    let Some(user) = ctx.users.get(&login.user).cloned() else {
+        return;
+    };
+    tracing::debug!(user = %login.user, database = %login.database, "client logged in");
+    let mut session = Session::new(ctx, user, stream, buf, login.params);
+    match session.run().await {
+        SessionEnd::ClientGone => {}
+        SessionEnd::Fatal(e) => {
+            tracing::debug!(error = %e, "closing client session");
+            session.send_fatal(e).await;
+        }
+    }
+}
+
+async fn refuse(stream: &mut TcpStream, error: ErrorResponse) {
+    let mut out = BytesMut::new();
+    error.encode(&mut out);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.write_all(&out)).await;
+}
+
+/// Runs the handshake. `Err(Some(e))`: refuse with `e`; `Err(None)`: just close.
+async fn handshake(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    ctx: &Context,
+) -> Result<Handshake, Option<ErrorResponse>> {
+    // An SSLRequest and a GSSENCRequest may each precede the startup packet.
+    for _ in 0..3 {
+        let mut prefix = [0u8; 4];
+        if stream.read_exact(&mut prefix).await.is_err() {
+            return Err(None);
+        }
+        let len = packet_length(prefix)
+            .map_err(|e| Some(ErrorResponse::fatal(SqlState::ProtocolViolation, e.to_string())))?;
+        let mut packet = vec![0u8; len];
+        packet[..4].copy_from_slice(&prefix);
+        if stream.read_exact(&mut packet[4..]).await.is_err() {
+            return Err(None);
+        }
+        let parsed = parse(&packet).map_err(|e| {
+            let state = match e {
+                crate::protocol::startup::StartupError::UnsupportedVersion(_) => {
+                    SqlState::FeatureNotSupported
+                }
+                _ => SqlState::ProtocolViolation,
+            };
+            Some(ErrorResponse::fatal(state, e.to_string()))
+        })?;
+        match parsed {
+            StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
+                stream.write_all(b"N").await.map_err(|_| None)?;
+            }
+            StartupPacket::Cancel { pid, secret } => {
+                if let Some(target) = ctx.cancels.lookup(pid, secret) {
+                    if let Err(e) = ServerConn::cancel(target.addr, target.pid, target.secret).await {
+                        tracing::warn!(error = %e, "forwarding cancel request failed");
+                    }
+                }
+                return Ok(Handshake::Done);
+            }
+            StartupPacket::Startup(params) => {
+                let login = read_login(params, ctx)?;
+                let credentials = ctx.users.get(&login.user).map(|u| &u.credentials);
+                return match authenticate(stream, buf, &login.user, credentials).await {
+                    Ok(()) => Ok(Handshake::Login(login)),
+                    Err(AuthFailure::Refused(e)) => Err(Some(e)),
+                    Err(AuthFailure::Wire(WireError::Frame(e))) => Err(Some(ErrorResponse::fatal(
+                        SqlState::ProtocolViolation,
+                        e.to_string(),
+                    ))),
+                    Err(AuthFailure::Wire(_)) => Err(None),
+                };
+            }
+        }
+    }
+    Err(Some(ErrorResponse::fatal(
+        SqlState::ProtocolViolation,
+        "too many negotiation requests before the startup packet",
+    )))
+}
+
+fn read_login(params: Vec<(String, String)>, ctx: &Context) -> Result<Login, Option<ErrorResponse>> {
+    let mut user = None;
+    let mut database = None;
+    let mut session_params = ParamMap::default();
+    for (name, value) in params {
+        match name.as_str() {
+            "user" => user = Some(value),
+            "database" => database = Some(value),
+            "replication" => {
+                if !matches!(value.as_str(), "false" | "off" | "no" | "0") {
+                    return Err(Some(ErrorResponse::fatal(
+                        SqlState::FeatureNotSupported,
+                        "replication connections are not supported by shardwire",
+                    ).with_hint("connect replication clients to the PostgreSQL servers directly")));
+                }
+            }
+            "options" => parse_options(&value, &mut session_params)?,
+            _ if name.starts_with("_pq_.") => {}
+            _ => session_params.set(&name, &value),
+        }
+    }
+    let user = user.filter(|u| !u.is_empty()).ok_or_else(|| {
+        Some(ErrorResponse::fatal(
+            SqlState::InvalidAuthorization,
+            "no PostgreSQL user name specified in startup packet",
+        ))
+    })?;
+    let database = database.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone());
+    if database != ctx.config.proxy.database {
+        return Err(Some(
+            ErrorResponse::fatal(
+                SqlState::InvalidCatalogName,
+                format!("database \"{database}\" does not exist"),
+            )
+            .with_hint(format!(
+                "shardwire serves the database \"{}\" (proxy.database)",
+                ctx.config.proxy.database
+            )),
+        ));
+    }
+    Ok(Login {
+        user,
+        database,
+        params: session_params,
+    })
+}
+
+/// Reads `-c name=value` and `--name=value` from the `options` parameter.
+fn parse_options(options: &str, params: &mut ParamMap) -> Result<(), Option<ErrorResponse>> {
+    let mut words = options.split_whitespace();
+    while let Some(w) = words.next() {
+        let setting = if w == "-c" {
+            words.next()
+        } else if let Some(rest) = w.strip_prefix("-c") {
+            Some(rest)
+        } else {
+            w.strip_prefix("--")
+        };
+        match setting.and_then(|s| s.split_once('=')) {
+            Some((name, value)) => params.set(&name.replace('-', "_"), value),
+            None => {
+                return Err(Some(
+                    ErrorResponse::fatal(
+                        SqlState::FeatureNotSupported,
+                        format!("unsupported startup option \"{w}\""),
+                    )
+                    .with_hint("shardwire accepts only -c name=value and --name=value in options"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Session {
+    /// Sends the first ParameterStatus set, BackendKeyData and
+    /// ReadyForQuery, after checking that a server accepts the client's
+    /// startup parameters.
+    pub(super) async fn greet(&mut self) -> Result<(), SessionEnd> {
+        self.attach().await.map_err(|e| {
+            SessionEnd::Fatal(ErrorResponse { fatal: true, ..e })
+        })?;
+        let mut out = BytesMut::new();
+        if let Some(a) = self.server.as_mut() {
+            let server = a.server();
+            let mut names: Vec<&String> = server.params.reported.iter().collect();
+            names.sort();
+            for key in names {
+                let Some(p) = server.params.values.param_lower(key) else {
+                    continue;
+                };
+                let value = self.wanted.get_lower(key).unwrap_or(&p.value);
+                builder::parameter_status(&mut out, &p.name, value);
+            }
+        }
+        let (pid, secret) = self.cancel.key;
+        builder::backend_key_data(&mut out, pid, secret);
+        builder::ready_for_query(&mut out, b'I');
+        self.to_client.extend_from_slice(&out);
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! Named prepared statements in transaction pooling. A client's statement
+//! names are private to it; the proxy maps each (query text, parameter
+//! types) to one proxy-wide name `sw_<id>` and prepares it on whichever
+//! server connection the client lands on, once per connection.
+
+use crate::protocol::builder;
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Proxy-wide ids for statement texts.
+#[derive(Debug, Default)]
+pub struct StatementRegistry {
+    ids: Mutex<HashMap<Box<[u8]>, u64>>,
+}
+
+impl StatementRegistry {
+    /// The id for `key` (query text and parameter types), allocating one.
+    pub fn id_for(&self, key: &[u8]) -> u64 {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = ids.get(key) {
+            return *id;
+        }
+        let id = ids.len() as u64 + 1;
+        ids.insert(key.into(), id);
+        id
+    }
+
+    /// Number of distinct statements seen.
+    pub fn len(&self) -> usize {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none were seen.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A statement a client prepared, as the proxy prepares it on servers.
+#[derive(Debug)]
+pub struct PreparedStatement {
+    /// Proxy-wide id.
+    pub id: u64,
+    /// Proxy-wide name, `sw_<id>`.
+    pub server_name: String,
+    /// The Parse frame with the proxy-wide name.
+    pub parse_frame: Bytes,
+}
+
+impl PreparedStatement {
+    /// Builds the statement from the Parse body after its name:
+    /// `query\0 nparams:i16 types...`.
+    pub fn new(registry: &StatementRegistry, after_name: &[u8]) -> PreparedStatement {
+        let id = registry.id_for(after_name);
+        let server_name = format!("sw_{id}");
+        let mut frame = BytesMut::with_capacity(after_name.len() + server_name.len() + 6);
+        builder::frame(&mut frame, b'P', |b| {
+            builder::put_cstr(b, server_name.as_bytes());
+            b.put_slice(after_name);
+        });
+        PreparedStatement {
+            id,
+            server_name,
+            parse_frame: frame.freeze(),
+        }
+    }
+}
+
+/// One client's statements by its own names.
+#[derive(Debug, Default)]
+pub struct ClientStatements {
+    by_name: HashMap<Box<[u8]>, Arc<PreparedStatement>>,
+}
+
+impl ClientStatements {
+    /// Looks a name up.
+    pub fn get(&self, name: &[u8]) -> Option<&Arc<PreparedStatement>> {
+        self.by_name.get(name)
+    }
+
+    /// Adds a statement under the client's name.
+    pub fn insert(&mut self, name: &[u8], stmt: Arc<PreparedStatement>) {
+        self.by_name.insert(name.into(), stmt);
+    }
+
+    /// Removes a name; true when it existed.
+    pub fn remove(&mut self, name: &[u8]) -> bool {
+        self.by_name.remove(name).is_some()
+    }
+
+    /// Removes a name only if it still maps to statement `id`.
+    pub fn remove_if(&mut self, name: &[u8], id: u64) {
+        if self.by_name.get(name).is_some_and(|s| s.id == id) {
+            self.by_name.remove(name);
+        }
+    }
+
+    /// Forgets everything (`DEALLOCATE ALL`, `DISCARD ALL`).
+    pub fn clear(&mut self) {
+        self.by_name.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_text_same_id_and_parse_frame_is_well_formed() {
+        let reg = StatementRegistry::default();
+        let a = PreparedStatement::new(&reg, b"SELECT 1\0\0\0");
+        let b = PreparedStatement::new(&reg, b"SELECT 1\0\0\0");
+        let c = PreparedStatement::new(&reg, b"SELECT 2\0\0\0");
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        let len = u32::from_be_bytes([
+            a.parse_frame[1],
+            a.parse_frame[2],
+            a.parse_frame[3],
+            a.parse_frame[4],
+        ]) as usize;
+        assert_eq!(len + 1, a.parse_frame.len());
+        assert!(a.parse_frame[5..].starts_with(b"sw_1\0SELECT 1\0"));
+    }
+}
