@@ -146,3 +146,16 @@ pub(crate) async fn until(mut cond: impl FnMut() -> bool) {
     }
     panic!("condition never became true");
 }
+
+/// Real-time variant of [`until`] for multi-threaded tests: polls every
+/// millisecond for up to 5 s (other threads may be descheduled a while).
+pub(crate) async fn eventually(mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("condition never became true");
+}

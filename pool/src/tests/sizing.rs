@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::fake::{config, until, Fake};
+use super::fake::{config, eventually, Fake};
 use crate::{Pool, PoolConfig};
 
 async fn hammer(pool: &Pool<Fake>, tasks: usize, rounds: usize, discard_every: usize) -> usize {
@@ -73,7 +73,11 @@ async fn size_bound_holds_with_discards_under_concurrency() {
     assert!(pool.manager().connects() > 3);
     // A connect spawned for a waiter that was then served by a returned
     // connection may still be finishing (it will go idle).
-    until(|| pool.stats().connecting == 0).await;
+    eventually(|| {
+        let s = pool.stats();
+        s.connecting == 0 && s.active == 0
+    })
+    .await;
     let s = pool.stats();
     assert_eq!(s.checkouts, 24 * 20);
     assert_eq!(s.closed, 24 * 20 / 4);

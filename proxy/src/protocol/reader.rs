@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn reads_fields_and_refuses_truncation() {
-        let mut r = BodyReader::new(b"ab\0\0\x01\0");
+        let mut r = BodyReader::new(b"ab\0\0\x01x");
         assert_eq!(r.cstr(), Some(&b"ab"[..]));
         assert_eq!(r.i16(), Some(1));
         assert_eq!(r.i32(), None);

@@ -86,6 +86,10 @@ pub struct ServerConn {
     pub status: u8,
     /// Set when the connection is in an unknown state and must be closed.
     pub broken: bool,
+    /// The server has answered everything sent to it with a final
+    /// ReadyForQuery. False from the moment anything is queued for it
+    /// (after an error in the extended protocol it waits for a Sync).
+    pub in_sync: bool,
 }
 
 const SERVER_FRAME_LIMIT: usize = 1 << 30;
@@ -135,6 +139,7 @@ impl ServerConn {
             prepared: HashSet::new(),
             status: b'I',
             broken: false,
+            in_sync: true,
         };
         loop {
             let frame = read_frame(&mut conn.stream, &mut conn.inbuf, SERVER_FRAME_LIMIT).await?;
@@ -185,6 +190,7 @@ impl ServerConn {
         from_client: bool,
     ) -> Result<Vec<Vec<Option<String>>>, ServerConnError> {
         self.out.clear();
+        self.in_sync = false;
         builder::query(&mut self.out, sql);
         self.stream.write_all(&self.out).await.map_err(WireError::Io)?;
         self.out.clear();
@@ -220,6 +226,7 @@ impl ServerConn {
                 }
                 b'Z' => {
                     self.status = r.u8().unwrap_or(b'I');
+                    self.in_sync = true;
                     return match error {
                         Some(e) => Err(ServerConnError::Query(e)),
                         None => Ok(rows),
@@ -230,10 +237,21 @@ impl ServerConn {
         }
     }
 
-    /// Whether the connection can serve another client as it is: idle, not
-    /// broken, nothing buffered either way.
+    /// Queues bytes to send; the server owes a ReadyForQuery from now on.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        self.in_sync = false;
+    }
+
+    /// Whether the server is idle and has answered everything: outside a
+    /// transaction block, nothing buffered either way.
+    pub fn is_idle(&self) -> bool {
+        self.in_sync && self.status == b'I' && self.out.is_empty() && self.inbuf.is_empty()
+    }
+
+    /// Whether the connection can serve another client as it is.
     pub fn is_clean(&self) -> bool {
-        !self.broken && self.status == b'I' && self.out.is_empty() && self.inbuf.is_empty()
+        !self.broken && self.is_idle()
     }
 
     /// Sends a CancelRequest for whatever this connection is running.

@@ -54,6 +54,7 @@ impl Session {
             server: None,
             expect: Default::default(),
             skip_until_sync: false,
+            copy_in_active: false,
             passthrough: 0,
             cancel,
         }
@@ -98,10 +99,7 @@ impl Session {
         self.mode == PoolMode::Transaction
             && self.passthrough == 0
             && self.expect.is_empty()
-            && self
-                .server
-                .as_ref()
-                .is_some_and(|a| a.conn.status == b'I' && a.conn.out.is_empty())
+            && self.server.as_ref().is_some_and(|a| a.conn.is_idle())
     }
 
     /// Whether state changes wait to be settled and the server is idle.
@@ -112,10 +110,7 @@ impl Session {
             || self.pending.deallocate_all)
             && self.expect.is_empty()
             && self.passthrough == 0
-            && self
-                .server
-                .as_ref()
-                .is_some_and(|a| a.conn.status == b'I' && a.conn.out.is_empty())
+            && self.server.as_ref().is_some_and(|a| a.conn.is_idle())
     }
 
     /// Returns the server connection to its pool.
@@ -198,7 +193,10 @@ impl Session {
         };
         self.cancel.slot.set(None);
         let conn = &mut a.conn;
-        let in_flight = !self.expect.is_empty() || !conn.out.is_empty() || self.passthrough > 0;
+        let in_flight = !self.expect.is_empty()
+            || !conn.out.is_empty()
+            || self.passthrough > 0
+            || !conn.in_sync;
         if in_flight || conn.broken {
             // Something still runs: cancel it and close the connection.
             conn.broken = true;

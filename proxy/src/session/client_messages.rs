@@ -61,7 +61,9 @@ impl Session {
                 self.skip_until_sync = false;
                 if self.server.is_some() {
                     self.forward(frame);
-                    self.expect.push(Expect::Sync);
+                    if !self.copy_in_active {
+                        self.expect.push(Expect::Sync);
+                    }
                 } else {
                     let mut out = BytesMut::new();
                     builder::ready_for_query(&mut out, b'I');
@@ -85,9 +87,20 @@ impl Session {
                 Ok(())
             }
             // COPY data outside a COPY is ignored, as PostgreSQL does.
-            b'd' | b'c' | b'f' => {
+            b'd' => {
                 if self.server.is_some() {
                     self.forward(frame);
+                }
+                Ok(())
+            }
+            b'c' | b'f' => {
+                if self.server.is_some() {
+                    self.forward(frame);
+                    if self.copy_in_active {
+                        self.copy_in_active = false;
+                    } else if !self.expect.is_empty() {
+                        self.expect.push(Expect::CopyEnd);
+                    }
                 }
                 Ok(())
             }
@@ -102,7 +115,7 @@ impl Session {
     /// Queues bytes for the server (a server must be attached).
     fn forward(&mut self, bytes: &[u8]) {
         if let Some(a) = self.server.as_mut() {
-            a.conn.out.extend_from_slice(bytes);
+            a.conn.send(bytes);
         }
     }
 
@@ -261,7 +274,7 @@ impl Session {
             self.emit(out.freeze());
         } else {
             a.conn.prepared.insert(stmt.id);
-            a.conn.out.extend_from_slice(&stmt.parse_frame);
+            a.conn.send(&stmt.parse_frame);
             self.expect.push(Expect::Parse {
                 injected: false,
                 statement: Some(stmt.id),
@@ -277,7 +290,7 @@ impl Session {
             return;
         };
         if a.conn.prepared.insert(stmt.id) {
-            a.conn.out.extend_from_slice(&stmt.parse_frame);
+            a.conn.send(&stmt.parse_frame);
             self.expect.push(Expect::Parse {
                 injected: true,
                 statement: Some(stmt.id),
@@ -295,7 +308,7 @@ impl Session {
             return;
         }
         if let Some(parse) = &self.unnamed_parse {
-            a.conn.out.extend_from_slice(parse);
+            a.conn.send(parse);
             a.unnamed_valid = true;
             self.expect.push(Expect::Parse {
                 injected: true,
@@ -312,6 +325,7 @@ impl Session {
         let Some(a) = self.server.as_mut() else {
             return;
         };
+        a.conn.in_sync = false;
         builder::frame(&mut a.conn.out, frame[0], |b| {
             b.extend_from_slice(&body[..name_at]);
             builder::put_cstr(b, server_name.as_bytes());

@@ -37,6 +37,9 @@ pub enum Expect {
     /// Bytes the proxy sends the client itself when this entry reaches the
     /// head of the queue.
     Synthetic(Bytes),
+    /// Not a reply: marks where the client's CopyDone/CopyFail went, so
+    /// the Syncs a COPY FROM STDIN swallows can be told from the others.
+    CopyEnd,
 }
 
 impl Expect {
@@ -88,14 +91,39 @@ impl ExpectQueue {
         dropped
     }
 
-    /// Removes and returns synthetic replies now at the head.
+    /// Removes and returns synthetic replies now at the head (dropping
+    /// CopyEnd markers that reached it).
     pub fn take_synthetic_head(&mut self) -> Option<Bytes> {
+        while let Some(Expect::CopyEnd) = self.items.front() {
+            self.items.pop_front();
+        }
         if let Some(Expect::Synthetic(_)) = self.items.front() {
             if let Some(Expect::Synthetic(b)) = self.items.pop_front() {
                 return Some(b);
             }
         }
         None
+    }
+
+    /// The head request just started a COPY FROM STDIN. PostgreSQL ignores
+    /// Sync while copying in, so the Syncs forwarded after it and before
+    /// the client's CopyDone/CopyFail get no ReadyForQuery: drop them.
+    /// Returns whether that CopyDone/CopyFail was already forwarded.
+    pub fn copy_in_started(&mut self) -> bool {
+        let mut i = 1;
+        while i < self.items.len() {
+            match self.items[i] {
+                Expect::CopyEnd => {
+                    self.items.remove(i);
+                    return true;
+                }
+                Expect::Sync => {
+                    self.items.remove(i);
+                }
+                _ => i += 1,
+            }
+        }
+        false
     }
 
     /// Forgets everything (the server connection is gone).
@@ -118,6 +146,26 @@ mod tests {
         q.push(Expect::Bind);
         assert_eq!(q.skip_to_sync().len(), 3);
         assert!(matches!(q.head(), Some(Expect::Sync)));
+    }
+
+    #[test]
+    fn copy_in_swallows_syncs_up_to_copy_end_only() {
+        let mut q = ExpectQueue::default();
+        q.push(Expect::Execute);
+        q.push(Expect::Sync);
+        q.push(Expect::CopyEnd);
+        q.push(Expect::Sync);
+        assert!(q.copy_in_started());
+        q.pop();
+        assert!(matches!(q.pop(), Some(Expect::Sync)));
+        assert!(q.is_empty());
+
+        let mut q = ExpectQueue::default();
+        q.push(Expect::Query);
+        q.push(Expect::Sync);
+        assert!(!q.copy_in_started());
+        q.pop();
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub(crate) struct Session {
     /// After an error the proxy raised in the extended protocol: drop
     /// messages until Sync, as PostgreSQL does.
     skip_until_sync: bool,
+    /// The server is in COPY FROM STDIN and has not yet been sent the
+    /// client's CopyDone/CopyFail: Syncs are swallowed by the COPY.
+    copy_in_active: bool,
     /// Bytes still to pass through of a large server message.
     passthrough: usize,
     cancel: CancelRegistration,

@@ -59,6 +59,7 @@ impl Session {
             server,
             to_client,
             expect,
+            copy_in_active,
             wanted,
             statements,
             passthrough,
@@ -97,9 +98,14 @@ impl Session {
             }
             let body = &conn.inbuf[HEADER_LEN..header.frame_len];
             let forward = match header.tag {
-                b'D' | b'd' | b't' | b'N' | b'A' | b'G' | b'H' | b'W' | b'c' | b'V' => true,
+                b'D' | b'd' | b't' | b'N' | b'A' | b'H' | b'W' | b'c' | b'V' => true,
+                b'G' => {
+                    *copy_in_active = !expect.copy_in_started();
+                    true
+                }
                 b'Z' => {
                     conn.status = body.first().copied().unwrap_or(b'I');
+                    conn.in_sync = true;
                     match expect.head() {
                         Some(e) if e.ends_at_ready() => {
                             expect.pop();
@@ -110,6 +116,7 @@ impl Session {
                 }
                 b'E' => {
                     let error = ServerError::parse(body);
+                    *copy_in_active = false;
                     if error.is_fatal() {
                         conn.broken = true;
                     }
