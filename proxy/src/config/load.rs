@@ -158,6 +158,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_is_valid() {
+        let text = include_str!("../../../config.example.toml");
+        let c = parse_str(text).unwrap();
+        assert_eq!(c.shards.len(), 6);
+        assert_eq!(c.shards[5].database.as_deref(), Some("app_shard5"));
+    }
+
+    #[test]
     fn md5_needs_plain_password() {
         let e = parse_str(
             r#"

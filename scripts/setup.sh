@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what shardwire's demo, tests and benches need on a fresh Debian
+# machine: PostgreSQL server binaries (initdb, pg_ctl, psql, pgbench), and
+# pgbouncer for the load bench. Safe to run again: it installs only what is
+# missing. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+need=()
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+if [ "${1:-}" = "--bench" ] && ! command -v pgbouncer >/dev/null 2>&1; then
+  need+=(pgbouncer)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
+  # The Debian package starts a cluster of its own; the rig does not use it.
+  $sudo service postgresql stop >/dev/null 2>&1 || true
+fi
