@@ -61,7 +61,10 @@ fn main() -> ExitCode {
     }
     // Everything the bench itself does runs on the main thread, which is
     // also the thread that spawns (and so parents) the children.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("load bench: cannot build a runtime: {e}");
@@ -130,7 +133,9 @@ async fn bench() -> anyhow::Result<bool> {
     let _teardown = rig.install_ctrl_c_teardown()?;
     eprintln!("starting PostgreSQL and running pgbench -i -s 10 ...");
     let node = postgres::start(&rig, &pgbench_bin).await?;
-    let pg_version = postgres::version(&node).await.unwrap_or_else(|e| format!("? ({e:#})"));
+    let pg_version = postgres::version(&node)
+        .await
+        .unwrap_or_else(|e| format!("? ({e:#})"));
 
     let mut shardwire = ProxyChild::start(node.port())
         .await
@@ -153,43 +158,93 @@ async fn bench() -> anyhow::Result<bool> {
             pgbouncer: bouncer.as_mut().map_err(|e| e.clone()),
             shardwire: &mut shardwire,
         };
-        runs::run_all(&mut targets, settings.secs, warm_up_secs, &mut warm_up_errors).await
+        runs::run_all(
+            &mut targets,
+            settings.secs,
+            warm_up_secs,
+            &mut warm_up_errors,
+        )
+        .await
     };
+
+    eprintln!("measuring login cost ...");
+    let mut logins = Vec::new();
+    if shardwire.ensure_running().is_ok() {
+        let cost = runs::login_cpu_ms(&pgbench_bin, shardwire.port(), shardwire.pid()).await;
+        logins.push(("shardwire", cost.map_err(|e| format!("{e:#}"))));
+    }
+    if let Ok(b) = &mut bouncer {
+        if b.ensure_running().is_ok() {
+            let cost = runs::login_cpu_ms(&pgbench_bin, b.port(), b.pid()).await;
+            logins.push(("pgbouncer", cost.map_err(|e| format!("{e:#}"))));
+        }
+    }
 
     eprintln!("opening {} idle clients ...", settings.idle_clients);
     let mut memory = Vec::new();
-    memory.push(("shardwire", idle_memory(shardwire.ensure_running().map(|()| (shardwire.pid(), shardwire.port())), settings.idle_clients).await));
+    memory.push((
+        "shardwire",
+        idle_memory(
+            shardwire
+                .ensure_running()
+                .map(|()| (shardwire.pid(), shardwire.port())),
+            settings.idle_clients,
+        )
+        .await,
+    ));
     if let Ok(b) = &mut bouncer {
-        memory.push(("pgbouncer", idle_memory(b.ensure_running().map(|()| (b.pid(), b.port())), settings.idle_clients).await));
+        memory.push((
+            "pgbouncer",
+            idle_memory(
+                b.ensure_running().map(|()| (b.pid(), b.port())),
+                settings.idle_clients,
+            )
+            .await,
+        ));
     }
 
     let header = report::Header {
         postgres: pg_version,
-        pgbouncer: installed.as_ref().map_or("pgbouncer not installed".into(), |i| i.version.clone()),
+        pgbouncer: installed
+            .as_ref()
+            .map_or("pgbouncer not installed".into(), |i| i.version.clone()),
         secs: settings.secs,
     };
-    let mut notes = warm_up_errors.clone();
-    if let Err(e) = &bouncer {
-        notes.push(e.clone());
+    // Runs that are n/a say why in the report's notes; these are errors.
+    let mut problems = warm_up_errors.clone();
+    if let (true, Err(e)) = (bouncer_failed_to_start, &bouncer) {
+        problems.push(e.clone());
     }
-    report::print(&header, &rows, &memory, &notes);
+    report::print(&header, &rows, &logins, &memory, &problems);
 
     let runs_clean = rows.iter().all(|row| {
-        [&row.direct, &row.pgbouncer, &row.shardwire].iter().all(|c| match c {
-            Cell::Measured { summary, .. } => summary.failed == 0,
-            Cell::Failed(_) => false,
-            Cell::NotApplicable(_) => true,
-        })
+        [&row.direct, &row.pgbouncer, &row.shardwire]
+            .iter()
+            .all(|c| match c {
+                Cell::Measured { summary, .. } => summary.failed == 0,
+                Cell::Failed(_) => false,
+                Cell::NotApplicable(_) => true,
+            })
     });
-    let memory_clean = memory.iter().all(|(_, m)| m.as_ref().is_ok_and(|m| m.failed == 0));
+    let logins_clean = logins.iter().all(|(_, cost)| cost.is_ok());
+    let memory_clean = memory
+        .iter()
+        .all(|(_, m)| m.as_ref().is_ok_and(|m| m.failed == 0));
     // Children first, then the rig (by declaration order).
     drop(bouncer);
     drop(shardwire);
-    Ok(runs_clean && memory_clean && warm_up_errors.is_empty() && !bouncer_failed_to_start)
+    Ok(runs_clean
+        && logins_clean
+        && memory_clean
+        && warm_up_errors.is_empty()
+        && !bouncer_failed_to_start)
 }
 
 /// The idle-client memory measurement of the pooler at (pid, port).
-async fn idle_memory(pooler: anyhow::Result<(u32, u16)>, count: usize) -> Result<idle_clients::MemoryUse, String> {
+async fn idle_memory(
+    pooler: anyhow::Result<(u32, u16)>,
+    count: usize,
+) -> Result<idle_clients::MemoryUse, String> {
     let (pid, port) = pooler.map_err(|e| format!("{e:#}"))?;
     idle_clients::measure(pid, port, postgres::IDLE_USER, pgbench::DATABASE, count)
         .await
@@ -203,7 +258,10 @@ fn raise_open_files_limit(idle_clients: usize) -> anyhow::Result<()> {
         .unwrap_or(u64::MAX)
         .saturating_add(4_096)
         .max(65_536);
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
@@ -211,20 +269,33 @@ fn raise_open_files_limit(idle_clients: usize) -> anyhow::Result<()> {
     if limit.rlim_cur >= wanted {
         return Ok(());
     }
-    let raised = libc::rlimit { rlim_cur: wanted, rlim_max: limit.rlim_max.max(wanted) };
+    let raised = libc::rlimit {
+        rlim_cur: wanted,
+        rlim_max: limit.rlim_max.max(wanted),
+    };
     // SAFETY: setrlimit only reads the struct we pass.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
         return Ok(());
     }
-    // Not root: go as high as the hard limit allows.
-    let capped = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+    // Without CAP_SYS_RESOURCE (not root, or a container that drops it)
+    // the hard limit cannot be raised: go as high as it allows.
+    let capped = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
     // SAFETY: as above.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &capped) } != 0 {
         return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
     }
-    eprintln!(
-        "warning: open files limited to {} (wanted {wanted}); idle client logins may fail",
-        limit.rlim_max
-    );
+    let needed = u64::try_from(idle_clients)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1_024);
+    if limit.rlim_max < needed {
+        eprintln!(
+            "warning: open files are limited to {} (hard limit); {idle_clients} idle clients \
+             need about {needed}, so some idle logins may fail",
+            limit.rlim_max
+        );
+    }
     Ok(())
 }

@@ -36,8 +36,9 @@ pub struct MemoryUse {
 impl MemoryUse {
     /// Growth per opened client, in KiB.
     pub fn per_client_kib(&self) -> Option<f64> {
-        (self.opened > 0)
-            .then(|| self.rss_after_kib.saturating_sub(self.rss_before_kib) as f64 / self.opened as f64)
+        (self.opened > 0).then(|| {
+            self.rss_after_kib.saturating_sub(self.rss_before_kib) as f64 / self.opened as f64
+        })
     }
 }
 
@@ -70,7 +71,12 @@ pub async fn measure(
 
 /// Opens `count` logged-in idle connections, `CONCURRENCY` at a time.
 /// Returns the open ones and the errors of the others.
-async fn open(port: u16, user: &str, database: &str, count: usize) -> (Vec<TcpStream>, Vec<String>) {
+async fn open(
+    port: u16,
+    user: &str,
+    database: &str,
+    count: usize,
+) -> (Vec<TcpStream>, Vec<String>) {
     let startup = Arc::new(startup_message(user, database));
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
@@ -102,21 +108,32 @@ async fn login(port: u16, startup: &[u8]) -> anyhow::Result<TcpStream> {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
         .await
         .context("connecting")?;
-    stream.write_all(startup).await.context("sending the startup message")?;
+    stream
+        .write_all(startup)
+        .await
+        .context("sending the startup message")?;
     let mut body = Vec::new();
     loop {
         let tag = stream.read_u8().await.context("reading a message tag")?;
-        let len = stream.read_u32().await.context("reading a message length")?;
+        let len = stream
+            .read_u32()
+            .await
+            .context("reading a message length")?;
         let body_len = usize::try_from(len)
             .ok()
             .and_then(|l| l.checked_sub(4))
             .filter(|l| *l <= 1 << 20)
             .with_context(|| format!("message {:?} has bad length {len}", tag as char))?;
         body.resize(body_len, 0);
-        stream.read_exact(&mut body).await.context("reading a message body")?;
+        stream
+            .read_exact(&mut body)
+            .await
+            .context("reading a message body")?;
         match tag {
             b'R' => {
-                let code = body.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let code = body
+                    .get(..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 if code != Some(0) {
                     bail!("asked to authenticate ({code:?}); expected trust");
                 }

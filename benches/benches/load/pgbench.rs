@@ -97,21 +97,59 @@ pub async fn select_only(pgbench: &Path, at: Endpoint, spec: RunSpec) -> anyhow:
     let out = output(cmd, limit).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("pgbench exited with {}:\n{}", out.status, tail(&both(&out), 25));
+        bail!(
+            "pgbench exited with {}:\n{}",
+            out.status,
+            tail(&both(&out), 25)
+        );
     }
     parse_summary(&stdout)
         .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
 }
 
+/// `pgbench -S -c <clients> -j 2 -t 1 -n`: every client logs in and runs
+/// one transaction — to see what logins cost a pooler.
+pub async fn logins(pgbench: &Path, at: Endpoint, clients: u32) -> anyhow::Result<Summary> {
+    let mut cmd = command(pgbench, at);
+    cmd.args([
+        "-S",
+        "-c",
+        &clients.to_string(),
+        "-j",
+        "2",
+        "-t",
+        "1",
+        "-n",
+        DATABASE,
+    ]);
+    let out = output(cmd, Duration::from_secs(120)).await?;
+    if !out.status.success() {
+        bail!(
+            "pgbench exited with {}:\n{}",
+            out.status,
+            tail(&both(&out), 25)
+        );
+    }
+    parse_summary(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
+}
+
 fn command(pgbench: &Path, at: Endpoint) -> Command {
     let mut cmd = Command::new(pgbench);
-    cmd.args(["-h", shardwire_rig::HOST, "-p", &at.port.to_string(), "-U", USER])
-        .env("PGPASSWORD", PASSWORD)
-        .env("PGSSLMODE", "disable")
-        .env("PGGSSENCMODE", "disable")
-        .env_remove("PGSERVICE")
-        .env_remove("PGOPTIONS")
-        .kill_on_drop(true);
+    cmd.args([
+        "-h",
+        shardwire_rig::HOST,
+        "-p",
+        &at.port.to_string(),
+        "-U",
+        USER,
+    ])
+    .env("PGPASSWORD", PASSWORD)
+    .env("PGSSLMODE", "disable")
+    .env("PGGSSENCMODE", "disable")
+    .env_remove("PGSERVICE")
+    .env_remove("PGOPTIONS")
+    .kill_on_drop(true);
     cmd
 }
 
@@ -146,7 +184,8 @@ fn parse_summary(stdout: &str) -> anyhow::Result<Summary> {
     }
     Ok(Summary {
         tps: tps.context("no \"tps = … (without initial connection time)\" line")?,
-        transactions: transactions.context("no \"number of transactions actually processed\" line")?,
+        transactions: transactions
+            .context("no \"number of transactions actually processed\" line")?,
         // pgbench before 15 has no such line and no retries: nothing failed
         // unless it exited non-zero, which is checked before.
         failed: failed.unwrap_or(0),

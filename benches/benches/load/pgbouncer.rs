@@ -110,7 +110,10 @@ impl Pgbouncer {
             .context("creating a temp dir for pgbouncer")?;
         let port = free_port()?;
         let ini = dir.path().join("pgbouncer.ini");
-        write(&ini, &ini_text(dir.path(), port, pg_port, max_clients, prepared))?;
+        write(
+            &ini,
+            &ini_text(dir.path(), port, pg_port, max_clients, prepared),
+        )?;
         write(&dir.path().join("userlist.txt"), &userlist())?;
         write(&dir.path().join("hba.conf"), &hba())?;
         let mut cmd = Command::new("pgbouncer");

@@ -47,12 +47,7 @@ impl ChildGuard {
     pub fn ensure_running(&mut self) -> anyhow::Result<()> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
-            Ok(Some(status)) => bail!(
-                "{} exited ({status}); end of its log {}:\n{}",
-                self.name,
-                self.log.display(),
-                self.log_tail(30)
-            ),
+            Ok(Some(status)) => bail!("{} exited ({status}); {}", self.name, self.log_summary()),
             Err(e) => Err(e).with_context(|| format!("checking on {}", self.name)),
         }
     }
@@ -70,12 +65,22 @@ impl ChildGuard {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "{} did not listen on port {port} within {timeout:?}; end of its log:\n{}",
+                    "{} did not listen on port {port} within {timeout:?}; {}",
                     self.name,
-                    self.log_tail(30)
+                    self.log_summary()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// "its log ends with: …" or "its log is empty".
+    fn log_summary(&self) -> String {
+        let tail = self.log_tail(30);
+        if tail.trim().is_empty() {
+            "its log is empty".to_owned()
+        } else {
+            format!("its log ends with:\n{tail}")
         }
     }
 

@@ -126,7 +126,10 @@ fn serve(config: &Path) -> anyhow::Result<()> {
     if config.proxy.workers > 0 {
         builder.worker_threads(config.proxy.workers);
     }
-    let runtime = builder.enable_all().build().context("building the runtime")?;
+    let runtime = builder
+        .enable_all()
+        .build()
+        .context("building the runtime")?;
     runtime.block_on(async {
         let _proxy = shardwire::proxy::RunningProxy::start(config)
             .await

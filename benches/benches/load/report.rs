@@ -59,7 +59,10 @@ impl Cell {
 
     fn show_us(&self) -> String {
         match self {
-            Cell::Measured { cpu_us_per_txn: Some(us), .. } => format!("{us:.1}"),
+            Cell::Measured {
+                cpu_us_per_txn: Some(us),
+                ..
+            } => format!("{us:.1}"),
             Cell::Failed(_) => "ERROR".into(),
             _ => "n/a".into(),
         }
@@ -128,17 +131,39 @@ pub struct Header {
 }
 
 /// Prints the whole report to stdout.
-pub fn print(header: &Header, rows: &[Row], memory: &[(&str, Result<MemoryUse, String>)], notes: &[String]) {
+pub fn print(
+    header: &Header,
+    rows: &[Row],
+    logins: &[(&str, Result<f64, String>)],
+    memory: &[(&str, Result<MemoryUse, String>)],
+    problems: &[String],
+) {
     println!();
-    println!("== shardwire load bench: pgbench -S -j 2 -T {}, pool size 20, transaction pooling ==", header.secs);
-    println!("PostgreSQL {} | {} | {} CPUs", header.postgres, header.pgbouncer, cpus());
+    println!(
+        "== shardwire load bench: pgbench -S -j 2 -T {}, pool size 20, transaction pooling ==",
+        header.secs
+    );
+    println!(
+        "PostgreSQL {} | {} | {} CPUs",
+        header.postgres,
+        header.pgbouncer,
+        cpus()
+    );
     println!(
         "targets: shardwire/pgbouncer tps >= {TARGET_RATIO:.2}, shardwire <= {TARGET_US_PER_TXN:.0} µs CPU/txn"
     );
     println!();
     println!(
-        "{:<9} {:>7} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>7}  {}",
-        "mode", "clients", "direct", "pgbouncer", "shardwire", "sw/pgb", "pgb µs", "sw µs", "failed", "verdict"
+        "{:<9} {:>7} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>7}  verdict",
+        "mode",
+        "clients",
+        "direct",
+        "pgbouncer",
+        "shardwire",
+        "sw/pgb",
+        "pgb µs",
+        "sw µs",
+        "failed"
     );
     println!(
         "{:<9} {:>7} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>7}",
@@ -162,6 +187,21 @@ pub fn print(header: &Header, rows: &[Row], memory: &[(&str, Result<MemoryUse, S
     }
     println!("(µs/txn = pooler CPU time, user+system, over the run incl. client logins, / transactions processed)");
 
+    let costs: Vec<String> = logins
+        .iter()
+        .map(|(who, cost)| match cost {
+            Ok(ms) => format!("{who} {ms:.2} ms"),
+            Err(_) => format!("{who} ERROR"),
+        })
+        .collect();
+    if !costs.is_empty() {
+        println!(
+            "(login cost, pgbench -c {} -t 1: {} of pooler CPU per client login; part of the µs/txn above)",
+            crate::runs::LOGIN_CLIENTS,
+            costs.join(", ")
+        );
+    }
+
     println!();
     println!("idle clients (resident memory of the pooler; shardwire target <= {TARGET_IDLE_RSS_MIB:.0} MiB with them):");
     for (who, result) in memory {
@@ -171,7 +211,7 @@ pub fn print(header: &Header, rows: &[Row], memory: &[(&str, Result<MemoryUse, S
         }
     }
 
-    let mut details = Vec::new();
+    let mut details = problems.to_vec();
     for row in rows {
         for (who, cell) in row.cells() {
             let what = format!("{} -c {} {who}", row.mode.as_str(), row.clients);
@@ -182,6 +222,11 @@ pub fn print(header: &Header, rows: &[Row], memory: &[(&str, Result<MemoryUse, S
                 }
                 _ => {}
             }
+        }
+    }
+    for (who, cost) in logins {
+        if let Err(e) = cost {
+            details.push(format!("ERROR login cost {who}: {e}"));
         }
     }
     for (who, result) in memory {
@@ -195,14 +240,18 @@ pub fn print(header: &Header, rows: &[Row], memory: &[(&str, Result<MemoryUse, S
         .iter()
         .flat_map(|r| r.cells().into_iter().map(move |(who, c)| (r, who, c)))
         .filter_map(|(r, who, c)| match c {
-            Cell::NotApplicable(why) => Some(format!("{} -c {} {who}: n/a ({why})", r.mode.as_str(), r.clients)),
+            Cell::NotApplicable(why) => Some(format!(
+                "{} -c {} {who}: n/a ({why})",
+                r.mode.as_str(),
+                r.clients
+            )),
             _ => None,
         })
         .collect();
-    if !na.is_empty() || !notes.is_empty() {
+    if !na.is_empty() {
         println!();
         println!("notes:");
-        for line in notes.iter().chain(&na) {
+        for line in &na {
             println!("  {line}");
         }
     }

@@ -25,10 +25,19 @@ pub struct Targets<'a> {
 }
 
 /// Runs every (mode, clients) row. `warm_up_errors` collects failed warm-ups.
-pub async fn run_all(t: &mut Targets<'_>, secs: u64, warm_up_secs: u64, warm_up_errors: &mut Vec<String>) -> Vec<Row> {
+pub async fn run_all(
+    t: &mut Targets<'_>,
+    secs: u64,
+    warm_up_secs: u64,
+    warm_up_errors: &mut Vec<String>,
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for mode in MODES {
-        let warm = RunSpec { mode, clients: WARM_UP_CLIENTS, secs: warm_up_secs };
+        let warm = RunSpec {
+            mode,
+            clients: WARM_UP_CLIENTS,
+            secs: warm_up_secs,
+        };
         for (who, cell) in [
             ("direct", direct(t, warm).await),
             ("pgbouncer", pgbouncer(t, warm).await),
@@ -39,8 +48,15 @@ pub async fn run_all(t: &mut Targets<'_>, secs: u64, warm_up_secs: u64, warm_up_
             }
         }
         for clients in CLIENTS {
-            let spec = RunSpec { mode, clients, secs };
-            eprintln!("running pgbench -S -M {} -c {clients} -T {secs} ...", mode.as_str());
+            let spec = RunSpec {
+                mode,
+                clients,
+                secs,
+            };
+            eprintln!(
+                "running pgbench -S -M {} -c {clients} -T {secs} ...",
+                mode.as_str()
+            );
             rows.push(Row {
                 mode,
                 clients,
@@ -55,7 +71,10 @@ pub async fn run_all(t: &mut Targets<'_>, secs: u64, warm_up_secs: u64, warm_up_
 
 async fn direct(t: &Targets<'_>, spec: RunSpec) -> Cell {
     match pgbench::select_only(t.pgbench, Endpoint { port: t.pg_port }, spec).await {
-        Ok(summary) => Cell::Measured { summary, cpu_us_per_txn: None },
+        Ok(summary) => Cell::Measured {
+            summary,
+            cpu_us_per_txn: None,
+        },
         Err(e) => Cell::Failed(format!("{e:#}")),
     }
 }
@@ -115,5 +134,24 @@ async fn pooler_run(pgbench_bin: &Path, port: u16, pid: u32, spec: RunSpec) -> C
         .ok()
         .filter(|_| summary.transactions > 0)
         .map(|after| (after - before) * 1e6 / summary.transactions as f64);
-    Cell::Measured { summary, cpu_us_per_txn }
+    Cell::Measured {
+        summary,
+        cpu_us_per_txn,
+    }
+}
+
+/// Clients in the login-cost run.
+pub const LOGIN_CLIENTS: u32 = 200;
+
+/// CPU milliseconds the pooler `pid` spends per client login (with SCRAM,
+/// plus the client's one transaction): `pgbench -c LOGIN_CLIENTS -t 1`.
+/// This cost is part of every row's µs/txn, most visibly at 200 clients.
+pub async fn login_cpu_ms(pgbench_bin: &Path, port: u16, pid: u32) -> anyhow::Result<f64> {
+    let before = procstat::cpu_seconds(pid)?;
+    let summary = pgbench::logins(pgbench_bin, Endpoint { port }, LOGIN_CLIENTS).await?;
+    let after = procstat::cpu_seconds(pid)?;
+    if summary.failed > 0 {
+        anyhow::bail!("{} of the login run's transactions failed", summary.failed);
+    }
+    Ok((after - before) * 1e3 / f64::from(LOGIN_CLIENTS))
 }
