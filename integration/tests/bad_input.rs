@@ -10,7 +10,10 @@ use support::raw::{self, Raw};
 use support::{sqlstate, Options, Setup};
 
 async fn assert_bystander_fine(setup: &Setup, bystander: &tokio_postgres::Client) {
-    let row = bystander.query_one("SELECT 7", &[]).await.expect("bystander query");
+    let row = bystander
+        .query_one("SELECT 7", &[])
+        .await
+        .expect("bystander query");
     assert_eq!(row.get::<_, i32>(0), 7);
     // And new clients still get in.
     let fresh = setup.client().await;
@@ -18,8 +21,11 @@ async fn assert_bystander_fine(setup: &Setup, bystander: &tokio_postgres::Client
 }
 
 fn fatal_with(msgs: &[raw::Msg], code: &str) -> bool {
-    msgs.iter()
-        .any(|m| m.tag == b'E' && m.sqlstate().as_deref() == Some(code) && m.field(b'S').as_deref() == Some("FATAL"))
+    msgs.iter().any(|m| {
+        m.tag == b'E'
+            && m.sqlstate().as_deref() == Some(code)
+            && m.field(b'S').as_deref() == Some("FATAL")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +67,11 @@ async fn truncated_startup_and_unsupported_protocol() {
     assert!(fatal_with(&msgs, "28000"), "{msgs:?}");
     // Unknown database.
     let mut r = Raw::connect(setup.port()).await;
-    r.send(&raw::startup_packet(&[("user", "trustuser"), ("database", "nope")])).await;
+    r.send(&raw::startup_packet(&[
+        ("user", "trustuser"),
+        ("database", "nope"),
+    ]))
+    .await;
     let msgs = r.until_closed().await;
     assert!(fatal_with(&msgs, "3D000"), "{msgs:?}");
     let bystander = setup.client().await;
@@ -77,13 +87,25 @@ async fn ssl_and_gssenc_requests_are_declined_then_login_proceeds() {
         req.extend_from_slice(&code.to_be_bytes());
         r.send(&req).await;
         let mut answer = [0u8; 1];
-        tokio::io::AsyncReadExt::read_exact(&mut r.stream, &mut answer).await.expect("answer");
+        tokio::io::AsyncReadExt::read_exact(&mut r.stream, &mut answer)
+            .await
+            .expect("answer");
         assert_eq!(&answer, b"N");
     }
-    r.send(&raw::startup_packet(&[("user", "trustuser"), ("database", "app")])).await;
+    r.send(&raw::startup_packet(&[
+        ("user", "trustuser"),
+        ("database", "app"),
+    ]))
+    .await;
     let msgs = r.until_ready().await;
-    assert!(msgs.iter().any(|m| m.tag == b'K'), "no BackendKeyData: {msgs:?}");
-    assert!(msgs.iter().any(|m| m.tag == b'S'), "no ParameterStatus: {msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.tag == b'K'),
+        "no BackendKeyData: {msgs:?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.tag == b'S'),
+        "no ParameterStatus: {msgs:?}"
+    );
     r.send(&raw::query("SELECT 1")).await;
     let msgs = r.until_ready().await;
     assert!(msgs.iter().any(|m| m.tag == b'D'));
@@ -106,7 +128,10 @@ async fn malformed_messages_after_login_get_08p01() {
             f.extend_from_slice(&[b'x'; 64]);
             f
         }),
-        ("truncated Bind body", raw::frame(b'B', b"portal-without-terminator")),
+        (
+            "truncated Bind body",
+            raw::frame(b'B', b"portal-without-terminator"),
+        ),
         ("Parse with negative parameter count", {
             let mut body = b"\0SELECT 1\0".to_vec();
             body.extend_from_slice(&(-5i16).to_be_bytes());
@@ -192,13 +217,27 @@ async fn extended_protocol_pipeline_and_proxy_side_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_and_unknown_users_get_28p01() {
     let setup = Setup::start(Options::default()).await;
-    for (user, pw) in [("app", "wrong"), ("md5user", "wrong"), ("ghost", "whatever")] {
-        let err = setup.client_as(user, pw).await.err().expect("login must fail");
+    for (user, pw) in [
+        ("app", "wrong"),
+        ("md5user", "wrong"),
+        ("ghost", "whatever"),
+    ] {
+        let Err(err) = setup.client_as(user, pw).await else {
+            panic!("login as {user} with a wrong password must fail");
+        };
         assert_eq!(sqlstate(&err).as_deref(), Some("28P01"), "{user}: {err}");
     }
-    for (user, pw) in [("app", "app"), ("md5user", "md5pw"), ("trustuser", "anything")] {
+    for (user, pw) in [
+        ("app", "app"),
+        ("md5user", "md5pw"),
+        ("trustuser", "anything"),
+    ] {
         let c = setup.client_as(user, pw).await.expect(user);
-        let who: String = c.query_one("SELECT current_user::text", &[]).await.expect("q").get(0);
+        let who: String = c
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .expect("q")
+            .get(0);
         assert_eq!(who, user);
     }
 }
@@ -216,7 +255,8 @@ async fn client_vanishing_mid_transaction_releases_its_locks() {
         .await
         .expect("setup");
     let mut r = Raw::login(setup.port()).await;
-    r.send(&raw::query("BEGIN; UPDATE acct SET v = 99 WHERE id = 1")).await;
+    r.send(&raw::query("BEGIN; UPDATE acct SET v = 99 WHERE id = 1"))
+        .await;
     let msgs = r.until_ready().await;
     assert_eq!(msgs.last().map(|m| m.body.clone()), Some(b"T".to_vec()));
     drop(r); // gone without Terminate, holding a row lock
@@ -224,20 +264,32 @@ async fn client_vanishing_mid_transaction_releases_its_locks() {
         .batch_execute("SET lock_timeout = '5s'; UPDATE acct SET v = 1 WHERE id = 1")
         .await
         .expect("the vanished client's transaction must have been rolled back");
-    let v: i32 = admin.query_one("SELECT v FROM acct WHERE id = 1", &[]).await.expect("v").get(0);
-    assert_eq!(v, 1, "the vanished client's uncommitted write must not persist");
+    let v: i32 = admin
+        .query_one("SELECT v FROM acct WHERE id = 1", &[])
+        .await
+        .expect("v")
+        .get(0);
+    assert_eq!(
+        v, 1,
+        "the vanished client's uncommitted write must not persist"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_vanishing_mid_query_cancels_it() {
     let setup = Setup::start(Options::default()).await;
     let mut r = Raw::login(setup.port()).await;
-    r.send(&raw::query("SELECT pg_sleep(120) /* vanishing */")).await;
+    r.send(&raw::query("SELECT pg_sleep(120) /* vanishing */"))
+        .await;
     let direct = setup.direct().await;
     let running = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%vanishing%' AND state = 'active' AND pid <> pg_backend_pid()";
     let mut seen = false;
     for _ in 0..100 {
-        let n: i64 = direct.query_one(running, &[]).await.expect("activity").get(0);
+        let n: i64 = direct
+            .query_one(running, &[])
+            .await
+            .expect("activity")
+            .get(0);
         if n == 1 {
             seen = true;
             break;
@@ -247,7 +299,11 @@ async fn client_vanishing_mid_query_cancels_it() {
     assert!(seen, "the query never started");
     drop(r);
     for _ in 0..200 {
-        let n: i64 = direct.query_one(running, &[]).await.expect("activity").get(0);
+        let n: i64 = direct
+            .query_one(running, &[])
+            .await
+            .expect("activity")
+            .get(0);
         if n == 0 {
             let bystander = setup.client().await;
             assert_bystander_fine(&setup, &bystander).await;

@@ -10,7 +10,16 @@ use support::{pg_bin, sqlstate, Options, Setup, DB};
 
 fn psql(setup: &Setup, args: &[&str]) -> std::process::Output {
     Command::new(pg_bin("psql"))
-        .args(["-h", "127.0.0.1", "-p", &setup.port().to_string(), "-U", "app", "-d", DB])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &setup.port().to_string(),
+            "-U",
+            "app",
+            "-d",
+            DB,
+        ])
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
         .args(args)
         .env("PGPASSWORD", "app")
@@ -22,7 +31,11 @@ fn psql(setup: &Setup, args: &[&str]) -> std::process::Output {
 async fn psql_runs_queries_scripts_and_copy() {
     let setup = Setup::start(Options::default()).await;
     let out = psql(&setup, &["-c", "SELECT 40 + 2"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
 
     let script = "CREATE TABLE t (id int primary key, v text);\n\
@@ -39,7 +52,11 @@ async fn psql_runs_queries_scripts_and_copy() {
     let out = psql(&setup, &["-f", file.to_str().expect("path")]);
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file("/tmp/shardwire-psql-copy.csv");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "500|row 99");
 
     // A failing statement is reported with its SQLSTATE-bearing message and
@@ -51,7 +68,14 @@ async fn psql_runs_queries_scripts_and_copy() {
 
 fn pgbench(setup: &Setup, args: &[&str]) -> (bool, String) {
     let out = Command::new(pg_bin("pgbench"))
-        .args(["-h", "127.0.0.1", "-p", &setup.port().to_string(), "-U", "app"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &setup.port().to_string(),
+            "-U",
+            "app",
+        ])
         .args(args)
         .arg(DB)
         .env("PGPASSWORD", "app")
@@ -78,11 +102,18 @@ async fn pgbench_runs_clean_in_simple_extended_and_prepared_modes() {
             out.contains("number of transactions actually processed: 1200/1200"),
             "pgbench -M {mode}:\n{out}"
         );
-        assert!(out.contains("number of failed transactions: 0 (0.000%)"), "pgbench -M {mode}:\n{out}");
+        assert!(
+            out.contains("number of failed transactions: 0 (0.000%)"),
+            "pgbench -M {mode}:\n{out}"
+        );
     }
     // The writes really happened: pgbench_history (emptied by pgbench before
     // each run) holds one row per transaction of the last run.
-    let direct = setup.primary.connect("app", "app", DB).await.expect("direct");
+    let direct = setup
+        .primary
+        .connect("app", "app", DB)
+        .await
+        .expect("direct");
     let n: i64 = direct
         .query_one("SELECT count(*) FROM pgbench_history", &[])
         .await
@@ -132,13 +163,25 @@ async fn tokio_postgres_prepared_statements_survive_pooling() {
     assert!(row.get::<_, bool>(2));
     drop(s);
     let s = c.prepare("SELECT 'again'::text").await.expect("re-prepare");
-    assert_eq!(c.query_one(&s, &[]).await.expect("q").get::<_, String>(0), "again");
+    assert_eq!(
+        c.query_one(&s, &[]).await.expect("q").get::<_, String>(0),
+        "again"
+    );
 
     // An error in a prepared statement leaves the session usable.
     let bad = c.prepare("SELECT 1 / $1::int").await.expect("prepare");
-    let err = c.query_one(&bad, &[&0i32]).await.expect_err("division by zero");
+    let err = c
+        .query_one(&bad, &[&0i32])
+        .await
+        .expect_err("division by zero");
     assert_eq!(sqlstate(&err).as_deref(), Some("22012"));
-    assert_eq!(c.query_one(&bad, &[&1i32]).await.expect("ok").get::<_, i32>(0), 1);
+    assert_eq!(
+        c.query_one(&bad, &[&1i32])
+            .await
+            .expect("ok")
+            .get::<_, i32>(0),
+        1
+    );
 
     // A prepare that fails on the server reports the server's error.
     let err = c.prepare("SELEC broken").await.expect_err("syntax error");
@@ -149,15 +192,25 @@ async fn tokio_postgres_prepared_statements_survive_pooling() {
 async fn tokio_postgres_pipelines_many_queries() {
     let setup = Setup::start(Options::default()).await;
     let client = setup.client().await;
-    let stmt = client.prepare("SELECT $1::int * 10").await.expect("prepare");
+    let stmt = client
+        .prepare("SELECT $1::int * 10")
+        .await
+        .expect("prepare");
     // Polled together, these queries are written back to back before the
     // first reply arrives.
     let futures = (0..200).map(|i| {
         let client = &client;
         let stmt = &stmt;
-        async move { client.query_one(stmt, &[&i]).await.map(|r| r.get::<_, i32>(0)) }
+        async move {
+            client
+                .query_one(stmt, &[&i])
+                .await
+                .map(|r| r.get::<_, i32>(0))
+        }
     });
-    let results = futures_util::future::try_join_all(futures).await.expect("pipeline");
+    let results = futures_util::future::try_join_all(futures)
+        .await
+        .expect("pipeline");
     assert_eq!(results, (0..200).map(|i| i * 10).collect::<Vec<_>>());
 }
 
@@ -169,10 +222,7 @@ async fn tokio_postgres_copy_in_and_out() {
         .batch_execute("CREATE TABLE c (id int, payload text)")
         .await
         .expect("create");
-    let sink = client
-        .copy_in("COPY c FROM STDIN")
-        .await
-        .expect("copy in");
+    let sink = client.copy_in("COPY c FROM STDIN").await.expect("copy in");
     futures_util::pin_mut!(sink);
     let big = "x".repeat(200_000); // rows larger than a socket buffer
     for i in 0..2000 {
@@ -203,7 +253,9 @@ async fn tokio_postgres_copy_in_and_out() {
         .await
         .expect("copy in");
     futures_util::pin_mut!(err);
-    err.send(bytes::Bytes::from_static(b"not-a-number\tx\n")).await.expect("send");
+    err.send(bytes::Bytes::from_static(b"not-a-number\tx\n"))
+        .await
+        .expect("send");
     assert!(err.finish().await.is_err());
     let n: i64 = client
         .query_one("SELECT count(*) FROM c", &[])
@@ -236,7 +288,10 @@ async fn cancel_request_reaches_the_running_query() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    token.cancel_query(tokio_postgres::NoTls).await.expect("cancel");
+    token
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .expect("cancel");
     let result = tokio::time::timeout(std::time::Duration::from_secs(20), sleeper)
         .await
         .expect("the cancel did not stop the query")
@@ -244,6 +299,9 @@ async fn cancel_request_reaches_the_running_query() {
     let err = result.expect_err("query should have been cancelled");
     assert_eq!(sqlstate(&err).as_deref(), Some("57014"));
     // Another client was not affected.
-    let row = bystander.query_one("SELECT 1", &[]).await.expect("bystander");
+    let row = bystander
+        .query_one("SELECT 1", &[])
+        .await
+        .expect("bystander");
     assert_eq!(row.get::<_, i32>(0), 1);
 }

@@ -14,7 +14,10 @@ async fn logs_in_to_md5_and_trust_servers() {
         })
         .await;
         let c = setup.client().await;
-        let row = c.query_one("SELECT 'through ' || current_user", &[]).await.expect("query");
+        let row = c
+            .query_one("SELECT 'through ' || current_user", &[])
+            .await
+            .expect("query");
         assert_eq!(row.get::<_, String>(0), "through app", "{auth:?}");
     }
 }

@@ -91,7 +91,11 @@ impl CancelRegistry {
 
 impl Drop for CancelRegistration {
     fn drop(&mut self) {
-        let mut slots = self.registry.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slots = self
+            .registry
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         slots.remove(&self.key);
     }
 }

@@ -26,7 +26,12 @@ pub const DEMO_USER: &str = "app";
 pub const DEMO_PASSWORD: &str = "app";
 
 /// The proxy configuration for a primary at `primary_port` and standby.
-pub fn demo_config(listen_port: u16, pool_mode: &str, primary_port: u16, standby_ports: &[u16]) -> anyhow::Result<Config> {
+pub fn demo_config(
+    listen_port: u16,
+    pool_mode: &str,
+    primary_port: u16,
+    standby_ports: &[u16],
+) -> anyhow::Result<Config> {
     let standbys: Vec<String> = standby_ports
         .iter()
         .map(|p| format!("{{ host = \"127.0.0.1\", port = {p} }}"))
@@ -58,11 +63,13 @@ standbys = [{}]
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("starting PostgreSQL (primary + synchronous standby)...");
     let rig = Rig::new().context("creating the rig")?;
-    let (primary, standbys) = primary_with_standbys(&rig, "shard0", 1, true, NodeOptions::default())
-        .await
-        .context("starting the primary and its standby")?;
+    let (primary, standbys) =
+        primary_with_standbys(&rig, "shard0", 1, true, NodeOptions::default())
+            .await
+            .context("starting the primary and its standby")?;
     rig.create_user(&primary, DEMO_USER, DEMO_PASSWORD).await?;
-    rig.create_database(&primary, DEMO_DATABASE, DEMO_USER).await?;
+    rig.create_database(&primary, DEMO_DATABASE, DEMO_USER)
+        .await?;
     let standby_ports: Vec<u16> = standbys.iter().map(|s| s.port()).collect();
     let config = demo_config(args.port, &args.pool_mode, primary.port(), &standby_ports)?;
     let proxy = RunningProxy::start(config)
@@ -71,20 +78,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let port = proxy.addr.port();
     println!();
     println!("shardwire demo is running.");
-    println!("  primary  127.0.0.1:{} (data in {})", primary.port(), rig.dir().display());
+    println!(
+        "  primary  127.0.0.1:{} (data in {})",
+        primary.port(),
+        rig.dir().display()
+    );
     for s in &standbys {
         println!("  standby  127.0.0.1:{} (synchronous)", s.port());
     }
     println!("  proxy    127.0.0.1:{port} ({} pooling)", args.pool_mode);
     println!();
     println!("connect:");
-    println!("  PGPASSWORD={DEMO_PASSWORD} psql -h 127.0.0.1 -p {port} -U {DEMO_USER} {DEMO_DATABASE}");
+    println!(
+        "  PGPASSWORD={DEMO_PASSWORD} psql -h 127.0.0.1 -p {port} -U {DEMO_USER} {DEMO_DATABASE}"
+    );
     println!("load:");
     println!("  PGPASSWORD={DEMO_PASSWORD} pgbench -h 127.0.0.1 -p {port} -U {DEMO_USER} -i {DEMO_DATABASE}");
     println!("  PGPASSWORD={DEMO_PASSWORD} pgbench -h 127.0.0.1 -p {port} -U {DEMO_USER} -c 20 -j 2 -T 10 -M prepared {DEMO_DATABASE}");
     println!();
     println!("press Ctrl-C to stop everything.");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     println!("stopping...");
     proxy.stop();
     drop(proxy);

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "shardwire", version, about = "Shard-aware PostgreSQL proxy and connection pooler")]
+#[command(
+    name = "shardwire",
+    version,
+    about = "Shard-aware PostgreSQL proxy and connection pooler"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -30,7 +30,8 @@ pub enum SessionEffect {
 pub fn session_effects(sql: &str) -> Vec<SessionEffect> {
     let first = first_word(sql);
     let interesting = ["set", "reset", "discard", "deallocate"];
-    if !sql.contains(';') && !interesting.iter().any(|k| first.eq_ignore_ascii_case(k)) {
+    let several = sql.trim_end().trim_end_matches(';').contains(';');
+    if !several && !interesting.iter().any(|k| first.eq_ignore_ascii_case(k)) {
         return Vec::new();
     }
     statements(sql).into_iter().filter_map(effect_of).collect()
@@ -71,7 +72,9 @@ fn words(stmt: &str, max: usize) -> Vec<String> {
             s = body.get(end + 1..).unwrap_or("");
         } else if c.is_ascii_alphanumeric() || c == b'_' {
             let end = s
-                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '$'))
+                .find(|ch: char| {
+                    !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '$')
+                })
                 .unwrap_or(s.len());
             out.push(s[..end].to_ascii_lowercase());
             s = &s[end..];
@@ -91,7 +94,9 @@ fn effect_of(stmt: &str) -> Option<SessionEffect> {
         "set" => {
             let (at, local) = match word(1) {
                 "local" => (2, true),
-                "session" if word(2) != "characteristics" && word(2) != "authorization" => (2, false),
+                "session" if word(2) != "characteristics" && word(2) != "authorization" => {
+                    (2, false)
+                }
                 _ => (1, false),
             };
             if local {
@@ -113,7 +118,9 @@ fn effect_of(stmt: &str) -> Option<SessionEffect> {
         "reset" => match (word(1), word(2)) {
             ("all", _) => Some(SessionEffect::ResetAll),
             ("time", "zone") => Some(SessionEffect::Reset("timezone".into())),
-            ("session", "authorization") => Some(SessionEffect::Reset("session_authorization".into())),
+            ("session", "authorization") => {
+                Some(SessionEffect::Reset("session_authorization".into()))
+            }
             (name, _) if !name.is_empty() => Some(SessionEffect::Reset(name.to_string())),
             _ => None,
         },
@@ -149,13 +156,34 @@ mod tests {
 
     #[test]
     fn recognises_set_forms() {
-        assert_eq!(session_effects("SET search_path TO a, b"), vec![Set("search_path".into())]);
-        assert_eq!(session_effects("set session TimeZone = 'UTC'"), vec![Set("timezone".into())]);
-        assert_eq!(session_effects("SET TIME ZONE 'UTC'"), vec![Set("timezone".into())]);
-        assert_eq!(session_effects("SET LOCAL work_mem = '1MB'"), vec![SetLocal]);
-        assert_eq!(session_effects("/* c */ SET myapp.x = 1"), vec![Set("myapp.x".into())]);
-        assert_eq!(session_effects("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"), vec![]);
-        assert_eq!(session_effects("SET NAMES 'UTF8'"), vec![Set("client_encoding".into())]);
+        assert_eq!(
+            session_effects("SET search_path TO a, b"),
+            vec![Set("search_path".into())]
+        );
+        assert_eq!(
+            session_effects("set session TimeZone = 'UTC'"),
+            vec![Set("timezone".into())]
+        );
+        assert_eq!(
+            session_effects("SET TIME ZONE 'UTC'"),
+            vec![Set("timezone".into())]
+        );
+        assert_eq!(
+            session_effects("SET LOCAL work_mem = '1MB'"),
+            vec![SetLocal]
+        );
+        assert_eq!(
+            session_effects("/* c */ SET myapp.x = 1"),
+            vec![Set("myapp.x".into())]
+        );
+        assert_eq!(
+            session_effects("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"),
+            vec![]
+        );
+        assert_eq!(
+            session_effects("SET NAMES 'UTF8'"),
+            vec![Set("client_encoding".into())]
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub fn statements(sql: &str) -> Vec<&str> {
             b'\'' => i = skip_quoted(b, i, b'\'', escapes_backslash(b, i)),
             b'"' => i = skip_quoted(b, i, b'"', false),
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p + 1)
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p + 1)
             }
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
             b'$' => i = skip_dollar(b, i),
@@ -125,7 +128,10 @@ mod tests {
 
     #[test]
     fn escape_strings_and_unterminated_input() {
-        assert_eq!(statements(r"SELECT E'a\';b'; X"), vec![r"SELECT E'a\';b'", "X"]);
+        assert_eq!(
+            statements(r"SELECT E'a\';b'; X"),
+            vec![r"SELECT E'a\';b'", "X"]
+        );
         assert_eq!(statements("SELECT 'open; x"), vec!["SELECT 'open; x"]);
         assert_eq!(statements(";;  ;"), Vec::<&str>::new());
     }

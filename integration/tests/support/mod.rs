@@ -54,7 +54,11 @@ impl Setup {
             .start_primary("p", NodeOptions::default().with_auth(opts.node_auth))
             .await
             .expect("primary");
-        for (user, pw) in [("app", "app"), ("md5user", "md5pw"), ("trustuser", "trustpw")] {
+        for (user, pw) in [
+            ("app", "app"),
+            ("md5user", "md5pw"),
+            ("trustuser", "trustpw"),
+        ] {
             rig.create_user(&primary, user, pw).await.expect("user");
         }
         rig.create_database(&primary, DB, "app").await.expect("db");
@@ -63,7 +67,9 @@ impl Setup {
             .await
             .expect("grant");
         let db = primary.connect("app", "app", DB).await.expect("app db");
-        db.batch_execute("GRANT ALL ON SCHEMA public TO PUBLIC").await.expect("grant schema");
+        db.batch_execute("GRANT ALL ON SCHEMA public TO PUBLIC")
+            .await
+            .expect("grant schema");
         let config = format!(
             r#"
 [proxy]
@@ -103,7 +109,11 @@ primary = {{ host = "127.0.0.1", port = {port} }}
         );
         let config = parse_str(&config).expect("config");
         let proxy = RunningProxy::start(config).await.expect("proxy");
-        Setup { proxy, primary, rig }
+        Setup {
+            proxy,
+            primary,
+            rig,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -119,10 +129,16 @@ primary = {{ host = "127.0.0.1", port = {port} }}
 
     /// A tokio-postgres client through the proxy as `app`.
     pub async fn client(&self) -> Client {
-        self.client_as("app", "app").await.expect("connect through proxy")
+        self.client_as("app", "app")
+            .await
+            .expect("connect through proxy")
     }
 
-    pub async fn client_as(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+    pub async fn client_as(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Client, tokio_postgres::Error> {
         let (client, conn) = tokio_postgres::connect(&self.conn_str(user, password), NoTls).await?;
         tokio::spawn(conn);
         Ok(client)

@@ -118,7 +118,9 @@ pub fn sync() -> Vec<u8> {
 
 impl Raw {
     pub async fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
         Raw {
             stream,
             buf: BytesMut::new(),
@@ -128,10 +130,16 @@ impl Raw {
     /// Connects and logs in as the trust user; returns after ReadyForQuery.
     pub async fn login(port: u16) -> Raw {
         let mut raw = Raw::connect(port).await;
-        raw.send(&startup_packet(&[("user", "trustuser"), ("database", super::DB)]))
-            .await;
+        raw.send(&startup_packet(&[
+            ("user", "trustuser"),
+            ("database", super::DB),
+        ]))
+        .await;
         let msgs = raw.until_ready().await;
-        assert!(msgs.iter().any(|m| m.tag == b'R'), "no authentication reply: {msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.tag == b'R'),
+            "no authentication reply: {msgs:?}"
+        );
         raw
     }
 
@@ -149,7 +157,8 @@ impl Raw {
     async fn recv_inner(&mut self) -> Option<Msg> {
         loop {
             if self.buf.len() >= 5 {
-                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                    as usize;
                 if self.buf.len() > len {
                     let tag = self.buf[0];
                     self.buf.advance(5);

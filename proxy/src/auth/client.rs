@@ -84,7 +84,9 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     credentials: Option<&Credentials>,
 ) -> Result<(), AuthFailure> {
     const AUTH_MESSAGE_LIMIT: usize = 16 * 1024;
-    let method = credentials.map(|c| c.method).unwrap_or(AuthMethod::ScramSha256);
+    let method = credentials
+        .map(|c| c.method)
+        .unwrap_or(AuthMethod::ScramSha256);
     let mut out = BytesMut::new();
     match method {
         AuthMethod::Trust => {}
@@ -101,9 +103,9 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             let sent = BodyReader::new(&frame.body)
                 .cstr()
                 .ok_or_else(|| protocol_error("password is not terminated"))?;
-            let expected = credentials
-                .and_then(|c| c.plain.as_deref())
-                .map(|p| postgres_protocol::authentication::md5_hash(user.as_bytes(), p.as_bytes(), salt));
+            let expected = credentials.and_then(|c| c.plain.as_deref()).map(|p| {
+                postgres_protocol::authentication::md5_hash(user.as_bytes(), p.as_bytes(), salt)
+            });
             match expected {
                 Some(e) if e.as_bytes() == sent => {}
                 _ => return Err(password_failed(user)),

@@ -77,7 +77,9 @@ impl ScramVerifier {
             .ok_or_else(|| bad("must start with SCRAM-SHA-256$"))?;
         let (params, keys) = rest.split_once('$').ok_or_else(|| bad("missing keys"))?;
         let (iter, salt) = params.split_once(':').ok_or_else(|| bad("missing salt"))?;
-        let (stored, server) = keys.split_once(':').ok_or_else(|| bad("missing server key"))?;
+        let (stored, server) = keys
+            .split_once(':')
+            .ok_or_else(|| bad("missing server key"))?;
         let iterations: u32 = iter.parse().map_err(|_| bad("bad iteration count"))?;
         if iterations == 0 {
             return Err(bad("iteration count is 0"));
@@ -132,12 +134,18 @@ pub struct ScramExchange {
 impl ScramExchange {
     /// Takes the client-first message; returns the exchange and the
     /// server-first message to send.
-    pub fn start(verifier: ScramVerifier, client_first: &[u8]) -> Result<(Self, String), ScramError> {
-        let text = std::str::from_utf8(client_first).map_err(|_| ScramError::Malformed("not UTF-8"))?;
+    pub fn start(
+        verifier: ScramVerifier,
+        client_first: &[u8],
+    ) -> Result<(Self, String), ScramError> {
+        let text =
+            std::str::from_utf8(client_first).map_err(|_| ScramError::Malformed("not UTF-8"))?;
         let (gs2_header, bare) = match text.as_bytes().first() {
             Some(b'n') | Some(b'y') => {
                 // gs2-header = cbind-flag "," [authzid] ","
-                let first = text.find(',').ok_or(ScramError::Malformed("no gs2 header"))?;
+                let first = text
+                    .find(',')
+                    .ok_or(ScramError::Malformed("no gs2 header"))?;
                 let second = text[first + 1..]
                     .find(',')
                     .ok_or(ScramError::Malformed("no gs2 header"))?
@@ -173,7 +181,8 @@ impl ScramExchange {
 
     /// Checks the client-final message; returns the server-final message.
     pub fn finish(self, client_final: &[u8]) -> Result<String, ScramError> {
-        let text = std::str::from_utf8(client_final).map_err(|_| ScramError::Malformed("not UTF-8"))?;
+        let text =
+            std::str::from_utf8(client_final).map_err(|_| ScramError::Malformed("not UTF-8"))?;
         let proof_at = text.rfind(",p=").ok_or(ScramError::Malformed("no proof"))?;
         let without_proof = &text[..proof_at];
         let proof = B64
@@ -225,16 +234,24 @@ mod tests {
     use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 
     fn run(client_password: &str, verifier: ScramVerifier) -> Result<(), ScramError> {
-        let mut client = ScramSha256::new(client_password.as_bytes(), ChannelBinding::unsupported());
+        let mut client =
+            ScramSha256::new(client_password.as_bytes(), ChannelBinding::unsupported());
         let (exchange, server_first) = ScramExchange::start(verifier, client.message())?;
-        client.update(server_first.as_bytes()).map_err(|_| ScramError::WrongProof)?;
+        client
+            .update(server_first.as_bytes())
+            .map_err(|_| ScramError::WrongProof)?;
         let server_final = exchange.finish(client.message())?;
-        client.finish(server_final.as_bytes()).map_err(|_| ScramError::WrongProof)
+        client
+            .finish(server_final.as_bytes())
+            .map_err(|_| ScramError::WrongProof)
     }
 
     #[test]
     fn accepts_right_password_and_client_verifies_server() {
-        assert_eq!(run("s3cret", ScramVerifier::from_password("s3cret")), Ok(()));
+        assert_eq!(
+            run("s3cret", ScramVerifier::from_password("s3cret")),
+            Ok(())
+        );
     }
 
     #[test]

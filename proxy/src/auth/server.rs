@@ -62,7 +62,9 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         let mut r = BodyReader::new(&frame.body);
-        let code = r.i32().ok_or_else(|| ServerAuthError::Unexpected("short R".into()))?;
+        let code = r
+            .i32()
+            .ok_or_else(|| ServerAuthError::Unexpected("short R".into()))?;
         out.clear();
         match code {
             0 => return Ok(()),
@@ -76,7 +78,11 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
                     .bytes(4)
                     .ok_or_else(|| ServerAuthError::Unexpected("short md5 salt".into()))?;
                 let salt = [salt[0], salt[1], salt[2], salt[3]];
-                let hash = postgres_protocol::authentication::md5_hash(user.as_bytes(), pw.as_bytes(), salt);
+                let hash = postgres_protocol::authentication::md5_hash(
+                    user.as_bytes(),
+                    pw.as_bytes(),
+                    salt,
+                );
                 builder::frame(&mut out, b'p', |b| builder::put_cstr(b, hash.as_bytes()));
             }
             10 => {
@@ -103,9 +109,9 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
                 scram = Some(s);
             }
             11 => {
-                let s = scram
-                    .as_mut()
-                    .ok_or_else(|| ServerAuthError::Unexpected("SASLContinue before SASL".into()))?;
+                let s = scram.as_mut().ok_or_else(|| {
+                    ServerAuthError::Unexpected("SASLContinue before SASL".into())
+                })?;
                 s.update(r.rest())
                     .map_err(|e| ServerAuthError::Scram(e.to_string()))?;
                 builder::password_message(&mut out, s.message());

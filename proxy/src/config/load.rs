@@ -63,7 +63,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(invalid("proxy.database", "must not be empty"));
     }
     if c.proxy.max_message_size < 1024 {
-        return Err(invalid("proxy.max_message_size", "must be at least 1024 bytes"));
+        return Err(invalid(
+            "proxy.max_message_size",
+            "must be at least 1024 bytes",
+        ));
     }
     if c.pool.size == 0 {
         return Err(invalid("pool.size", "must be at least 1"));
@@ -71,11 +74,17 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     if c.pool.min_idle > c.pool.size {
         return Err(invalid(
             "pool.min_idle",
-            format!("{} is larger than pool.size ({})", c.pool.min_idle, c.pool.size),
+            format!(
+                "{} is larger than pool.size ({})",
+                c.pool.min_idle, c.pool.size
+            ),
         ));
     }
     if c.pool.checkout_timeout.is_zero() {
-        return Err(invalid("pool.checkout_timeout", "must be greater than zero"));
+        return Err(invalid(
+            "pool.checkout_timeout",
+            "must be greater than zero",
+        ));
     }
     if c.users.is_empty() {
         return Err(invalid("users", "at least one [[users]] entry is required"));
@@ -86,7 +95,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(invalid(key("name"), "must not be empty"));
         }
         if c.users[..i].iter().any(|o| o.name == u.name) {
-            return Err(invalid(key("name"), format!("user `{}` is listed twice", u.name)));
+            return Err(invalid(
+                key("name"),
+                format!("user `{}` is listed twice", u.name),
+            ));
         }
         if let Some(v) = &u.scram_verifier {
             ScramVerifier::parse(v).map_err(|e| invalid(key("scram_verifier"), e))?;
@@ -111,14 +123,23 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     if c.shards.is_empty() {
-        return Err(invalid("shards", "at least one [[shards]] entry is required"));
+        return Err(invalid(
+            "shards",
+            "at least one [[shards]] entry is required",
+        ));
     }
     for (i, s) in c.shards.iter().enumerate() {
         if s.primary.host.is_empty() {
-            return Err(invalid(format!("shards[{i}].primary.host"), "must not be empty"));
+            return Err(invalid(
+                format!("shards[{i}].primary.host"),
+                "must not be empty",
+            ));
         }
         if s.primary.port == 0 {
-            return Err(invalid(format!("shards[{i}].primary.port"), "must not be 0"));
+            return Err(invalid(
+                format!("shards[{i}].primary.port"),
+                "must not be 0",
+            ));
         }
     }
     Ok(())
@@ -148,8 +169,10 @@ mod tests {
     fn errors_name_the_key() {
         let e = parse_str(&format!("[pool]\nsize = 0\n{MINIMAL}")).unwrap_err();
         assert!(e.to_string().starts_with("pool.size:"), "{e}");
-        let e = parse_str(&format!("[pool]\ncheckout_timeout = \"5 fortnights\"\n{MINIMAL}"))
-            .unwrap_err();
+        let e = parse_str(&format!(
+            "[pool]\ncheckout_timeout = \"5 fortnights\"\n{MINIMAL}"
+        ))
+        .unwrap_err();
         assert!(e.to_string().contains("checkout_timeout"), "{e}");
         let e = parse_str(&format!("[proxy]\nlisten_addr = \"x\"\n{MINIMAL}")).unwrap_err();
         assert!(e.to_string().contains("listen_addr"), "{e}");

@@ -19,7 +19,11 @@ pub enum FrameError {
     /// The length field is smaller than the 4 bytes it occupies.
     BadLength { tag: u8, length: u32 },
     /// The message is larger than the configured limit.
-    TooLarge { tag: u8, length: usize, limit: usize },
+    TooLarge {
+        tag: u8,
+        length: usize,
+        limit: usize,
+    },
 }
 
 impl std::fmt::Display for FrameError {
@@ -81,7 +85,9 @@ mod tests {
 
     #[test]
     fn decodes_query_header() {
-        let h = peek_header(b"Q\0\0\0\x0dSELECT 1;\0", 100).unwrap().unwrap();
+        let h = peek_header(b"Q\0\0\0\x0dSELECT 1;\0", 100)
+            .unwrap()
+            .unwrap();
         assert_eq!(h.tag, b'Q');
         assert_eq!(h.frame_len, 14);
     }

@@ -62,15 +62,21 @@ pub fn packet_length(prefix: [u8; 4]) -> Result<usize, StartupError> {
 
 /// Decodes a whole packet, length prefix included.
 pub fn parse(packet: &[u8]) -> Result<StartupPacket, StartupError> {
-    let body = packet.get(4..).ok_or(StartupError::Malformed("too short"))?;
+    let body = packet
+        .get(4..)
+        .ok_or(StartupError::Malformed("too short"))?;
     let mut r = BodyReader::new(body);
     let code = r.i32().ok_or(StartupError::Malformed("too short"))?;
     match code {
         SSL_REQUEST => Ok(StartupPacket::SslRequest),
         GSSENC_REQUEST => Ok(StartupPacket::GssEncRequest),
         CANCEL_REQUEST => {
-            let pid = r.i32().ok_or(StartupError::Malformed("short cancel request"))?;
-            let secret = r.i32().ok_or(StartupError::Malformed("short cancel request"))?;
+            let pid = r
+                .i32()
+                .ok_or(StartupError::Malformed("short cancel request"))?;
+            let secret = r
+                .i32()
+                .ok_or(StartupError::Malformed("short cancel request"))?;
             Ok(StartupPacket::Cancel { pid, secret })
         }
         PROTOCOL_3_0 => parse_params(&mut r).map(StartupPacket::Startup),

@@ -122,12 +122,17 @@ impl ServerConn {
         );
         stream.write_all(&out).await.map_err(WireError::Io)?;
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
-        login(&mut stream, &mut inbuf, &target.user, target.password.as_deref())
-            .await
-            .map_err(|source| ServerConnError::Login {
-                label: target.label.clone(),
-                source,
-            })?;
+        login(
+            &mut stream,
+            &mut inbuf,
+            &target.user,
+            target.password.as_deref(),
+        )
+        .await
+        .map_err(|source| ServerConnError::Login {
+            label: target.label.clone(),
+            source,
+        })?;
         let mut conn = ServerConn {
             stream,
             inbuf,
@@ -192,7 +197,10 @@ impl ServerConn {
         self.out.clear();
         self.in_sync = false;
         builder::query(&mut self.out, sql);
-        self.stream.write_all(&self.out).await.map_err(WireError::Io)?;
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(WireError::Io)?;
         self.out.clear();
         let mut rows = Vec::new();
         let mut error = None;
@@ -206,7 +214,9 @@ impl ServerConn {
                     for _ in 0..n {
                         let len = r.i32().unwrap_or(-1);
                         row.push(match usize::try_from(len) {
-                            Ok(len) => r.bytes(len).map(|b| String::from_utf8_lossy(b).into_owned()),
+                            Ok(len) => r
+                                .bytes(len)
+                                .map(|b| String::from_utf8_lossy(b).into_owned()),
                             Err(_) => None,
                         });
                     }

@@ -67,7 +67,10 @@ impl Session {
             return Ok(());
         }
         let pool = &self.user.shard_pools[0];
-        let mut conn = pool.get().await.map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
+        let mut conn = pool
+            .get()
+            .await
+            .map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
         if let Some(sql) = conn.params.sync_sql(&self.wanted) {
             match internal_query(&mut conn, &sql, true).await {
                 Ok(_) => {

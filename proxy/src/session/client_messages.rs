@@ -37,7 +37,8 @@ impl Session {
                 }
             };
             if self.client_in.len() < header.frame_len {
-                self.client_in.reserve(header.frame_len - self.client_in.len());
+                self.client_in
+                    .reserve(header.frame_len - self.client_in.len());
                 return Ok(());
             }
             let frame = self.client_in.split_to(header.frame_len);
@@ -171,13 +172,17 @@ impl Session {
                 SessionEffect::ResetAll => self.pending.reset_all = true,
                 SessionEffect::DiscardAll => self.pending.discard_all = true,
                 SessionEffect::DeallocateAll => self.pending.deallocate_all = true,
-                SessionEffect::Deallocate(_) | SessionEffect::SetLocal | SessionEffect::DiscardOther => {}
+                SessionEffect::Deallocate(_)
+                | SessionEffect::SetLocal
+                | SessionEffect::DiscardOther => {}
             }
         }
     }
 
     async fn on_query(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
-        let sql = BodyReader::new(body).cstr().ok_or_else(|| malformed("Query"))?;
+        let sql = BodyReader::new(body)
+            .cstr()
+            .ok_or_else(|| malformed("Query"))?;
         if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
             return Ok(());
         }
@@ -209,7 +214,9 @@ impl Session {
                 self.statements.clear();
                 "DEALLOCATE ALL"
             }
-            Some(SessionEffect::Deallocate(name)) if self.statements.remove(name.as_bytes()) => "DEALLOCATE",
+            Some(SessionEffect::Deallocate(name)) if self.statements.remove(name.as_bytes()) => {
+                "DEALLOCATE"
+            }
             _ => return false,
         };
         let mut out = BytesMut::new();
@@ -320,7 +327,13 @@ impl Session {
 
     /// Forwards `frame` with the statement name at `name_at..name_end` of the
     /// body replaced by the proxy-wide name.
-    fn forward_renamed(&mut self, frame: &[u8], name_at: usize, name_end: usize, server_name: &str) {
+    fn forward_renamed(
+        &mut self,
+        frame: &[u8],
+        name_at: usize,
+        name_end: usize,
+        server_name: &str,
+    ) {
         let body = &frame[5..];
         let Some(a) = self.server.as_mut() else {
             return;

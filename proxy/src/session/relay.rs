@@ -8,7 +8,11 @@ use super::{Session, SessionEnd};
 use crate::protocol::{ErrorResponse, SqlState};
 use crate::server::ServerConn;
 use bytes::{Buf, BytesMut};
+use std::future::Future;
 use std::io::ErrorKind;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Stop reading a side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
@@ -32,6 +36,21 @@ async fn server_writable(server: Option<&ServerConn>) -> std::io::Result<()> {
     match server {
         Some(s) => s.stream.writable().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Reads what the socket has right now, without waiting: `None` when
+/// nothing is there. Goes through tokio's `poll_read`, which marks the
+/// socket not-ready after a short read, so the loop does not spend a
+/// second `recv` per message just to learn the socket is empty.
+fn read_available<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut BytesMut,
+) -> Option<std::io::Result<usize>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(reader.read_buf(buf)).poll(&mut cx) {
+        Poll::Ready(result) => Some(result),
+        Poll::Pending => None,
     }
 }
 
@@ -112,11 +131,12 @@ impl Session {
         if self.client_in.capacity() - self.client_in.len() < READ_CHUNK / 2 {
             self.client_in.reserve(READ_CHUNK);
         }
-        match self.client.try_read_buf(&mut self.client_in) {
-            Ok(0) => Err(SessionEnd::ClientGone),
-            Ok(_) => self.process_client_input().await,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            Err(_) => Err(SessionEnd::ClientGone),
+        match read_available(&mut self.client, &mut self.client_in) {
+            None => Ok(()),
+            Some(Ok(0)) => Err(SessionEnd::ClientGone),
+            Some(Ok(_)) => self.process_client_input().await,
+            Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Some(Err(_)) => Err(SessionEnd::ClientGone),
         }
     }
 
@@ -128,11 +148,12 @@ impl Session {
         if conn.inbuf.capacity() - conn.inbuf.len() < READ_CHUNK / 2 {
             conn.inbuf.reserve(2 * READ_CHUNK);
         }
-        match conn.stream.try_read_buf(&mut conn.inbuf) {
-            Ok(0) => Err(self.server_lost("the server closed the connection")),
-            Ok(_) => self.process_server_input(),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(self.server_lost(&e.to_string())),
+        match read_available(&mut conn.stream, &mut conn.inbuf) {
+            None => Ok(()),
+            Some(Ok(0)) => Err(self.server_lost("the server closed the connection")),
+            Some(Ok(_)) => self.process_server_input(),
+            Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Some(Err(e)) => Err(self.server_lost(&e.to_string())),
         }
     }
 

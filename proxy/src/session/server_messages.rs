@@ -28,7 +28,11 @@ fn desync(tag: u8) -> SessionEnd {
 }
 
 /// Undoes the bookkeeping of a Parse the server did not carry out.
-fn forget_failed_parse(entry: Expect, prepared: &mut std::collections::HashSet<u64>, statements: &mut ClientStatements) {
+fn forget_failed_parse(
+    entry: Expect,
+    prepared: &mut std::collections::HashSet<u64>,
+    statements: &mut ClientStatements,
+) {
     if let Expect::Parse {
         statement: Some(id),
         client_name,

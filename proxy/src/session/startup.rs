@@ -33,7 +33,8 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
     let _ = stream.set_nodelay(true);
     let auth_timeout = ctx.config.proxy.auth_timeout;
     let mut buf = BytesMut::new();
-    let handshake = tokio::time::timeout(auth_timeout, handshake(&mut stream, &mut buf, &ctx)).await;
+    let handshake =
+        tokio::time::timeout(auth_timeout, handshake(&mut stream, &mut buf, &ctx)).await;
     let login = match handshake {
         Ok(Ok(Handshake::Login(login))) => login,
         Ok(Ok(Handshake::Done)) => return,
@@ -82,8 +83,12 @@ async fn handshake(
         if stream.read_exact(&mut prefix).await.is_err() {
             return Err(None);
         }
-        let len = packet_length(prefix)
-            .map_err(|e| Some(ErrorResponse::fatal(SqlState::ProtocolViolation, e.to_string())))?;
+        let len = packet_length(prefix).map_err(|e| {
+            Some(ErrorResponse::fatal(
+                SqlState::ProtocolViolation,
+                e.to_string(),
+            ))
+        })?;
         let mut packet = vec![0u8; len];
         packet[..4].copy_from_slice(&prefix);
         if stream.read_exact(&mut packet[4..]).await.is_err() {
@@ -104,7 +109,8 @@ async fn handshake(
             }
             StartupPacket::Cancel { pid, secret } => {
                 if let Some(target) = ctx.cancels.lookup(pid, secret) {
-                    if let Err(e) = ServerConn::cancel(target.addr, target.pid, target.secret).await {
+                    if let Err(e) = ServerConn::cancel(target.addr, target.pid, target.secret).await
+                    {
                         tracing::warn!(error = %e, "forwarding cancel request failed");
                     }
                 }
@@ -131,7 +137,10 @@ async fn handshake(
     )))
 }
 
-fn read_login(params: Vec<(String, String)>, ctx: &Context) -> Result<Login, Option<ErrorResponse>> {
+fn read_login(
+    params: Vec<(String, String)>,
+    ctx: &Context,
+) -> Result<Login, Option<ErrorResponse>> {
     let mut user = None;
     let mut database = None;
     let mut session_params = ParamMap::default();
@@ -141,10 +150,15 @@ fn read_login(params: Vec<(String, String)>, ctx: &Context) -> Result<Login, Opt
             "database" => database = Some(value),
             "replication" => {
                 if !matches!(value.as_str(), "false" | "off" | "no" | "0") {
-                    return Err(Some(ErrorResponse::fatal(
-                        SqlState::FeatureNotSupported,
-                        "replication connections are not supported by shardwire",
-                    ).with_hint("connect replication clients to the PostgreSQL servers directly")));
+                    return Err(Some(
+                        ErrorResponse::fatal(
+                            SqlState::FeatureNotSupported,
+                            "replication connections are not supported by shardwire",
+                        )
+                        .with_hint(
+                            "connect replication clients to the PostgreSQL servers directly",
+                        ),
+                    ));
                 }
             }
             "options" => parse_options(&value, &mut session_params)?,
@@ -158,7 +172,9 @@ fn read_login(params: Vec<(String, String)>, ctx: &Context) -> Result<Login, Opt
             "no PostgreSQL user name specified in startup packet",
         ))
     })?;
-    let database = database.filter(|d| !d.is_empty()).unwrap_or_else(|| user.clone());
+    let database = database
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| user.clone());
     if database != ctx.config.proxy.database {
         return Err(Some(
             ErrorResponse::fatal(
@@ -210,9 +226,9 @@ impl Session {
     /// ReadyForQuery, after checking that a server accepts the client's
     /// startup parameters.
     pub(super) async fn greet(&mut self) -> Result<(), SessionEnd> {
-        self.attach().await.map_err(|e| {
-            SessionEnd::Fatal(ErrorResponse { fatal: true, ..e })
-        })?;
+        self.attach()
+            .await
+            .map_err(|e| SessionEnd::Fatal(ErrorResponse { fatal: true, ..e }))?;
         let mut out = BytesMut::new();
         if let Some(a) = self.server.as_mut() {
             let server = a.server();
