@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what shardwire's demo, tests and benches need on a fresh Debian
-# machine: PostgreSQL server binaries (initdb, pg_ctl, psql, pgbench), and
-# pgbouncer for the load bench. Safe to run again: it installs only what is
+# machine: PostgreSQL server binaries (initdb, pg_ctl, psql, pgbench),
+# libclang (pg_query, the router's SQL parser, generates bindings with it)
+# and, with --bench, pgbouncer. Safe to run again: it installs only what is
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   need+=(postgresql)
 fi
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 if [ "${1:-}" = "--bench" ] && ! command -v pgbouncer >/dev/null 2>&1; then
   need+=(pgbouncer)
 fi

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::server::{ServerManager, ServerTarget};
 use crate::session::statements::StatementRegistry;
 use shardwire_pool::{Pool, PoolConfig};
+use shardwire_router::{Router, ShardFunction, ShardingRules, TableRule};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,6 +36,29 @@ pub struct Context {
     pub cancels: Arc<CancelRegistry>,
     /// Proxy-wide prepared statement names.
     pub statements: StatementRegistry,
+    /// Statement routing (with its plan cache).
+    pub router: Router,
+}
+
+/// The router's rules from the `[sharding]` section.
+pub fn sharding_rules(config: &Config) -> ShardingRules {
+    let sharding = &config.sharding;
+    let mut tables = HashMap::new();
+    for t in &sharding.global_tables {
+        tables.insert(t.to_ascii_lowercase(), TableRule::Global);
+    }
+    for t in &sharding.tables {
+        tables.insert(t.name.to_ascii_lowercase(), TableRule::ShardedBy(t.key.to_ascii_lowercase()));
+    }
+    ShardingRules {
+        shard_count: config.shards.len().max(1) as u32,
+        function: match sharding.function {
+            crate::config::ShardFunctionName::Modulo => ShardFunction::Modulo,
+            crate::config::ShardFunctionName::PgHash => ShardFunction::PgHash,
+        },
+        key_columns: sharding.key_columns.iter().map(|c| c.to_ascii_lowercase()).collect(),
+        tables,
+    }
 }
 
 impl Context {
@@ -82,6 +106,7 @@ impl Context {
             );
         }
         Arc::new(Context {
+            router: Router::new(sharding_rules(&config)),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

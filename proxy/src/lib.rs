@@ -21,6 +21,7 @@ pub mod demo;
 pub mod listener;
 pub mod protocol;
 pub mod proxy;
+pub mod scatter;
 pub mod server;
 pub mod session;
 pub mod wire;

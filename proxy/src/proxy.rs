@@ -22,17 +22,6 @@ pub struct RunningProxy {
 impl RunningProxy {
     /// Binds `config.proxy.listen` and starts accepting clients.
     pub async fn start(config: Config) -> std::io::Result<RunningProxy> {
-        if config.shards.len() > 1 {
-            // Sending every statement to shard 0 would be silently wrong.
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                format!(
-                    "the configuration lists {} shards, but this version routes to a single shard only; \
-                     keep one [[shards]] entry until sharded routing lands",
-                    config.shards.len()
-                ),
-            ));
-        }
         let listener = TcpListener::bind(&config.proxy.listen).await?;
         let addr = listener.local_addr()?;
         let context = Context::new(config);

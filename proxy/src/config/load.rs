@@ -128,6 +128,28 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             "at least one [[shards]] entry is required",
         ));
     }
+    if let Some(n) = c.sharding.shards {
+        if n as usize != c.shards.len() {
+            return Err(invalid(
+                "sharding.shards",
+                format!("says {n} but {} [[shards]] entries are listed", c.shards.len()),
+            ));
+        }
+    }
+    if c.sharding.key_columns.is_empty() {
+        return Err(invalid("sharding.key_columns", "name at least one column"));
+    }
+    for (i, t) in c.sharding.tables.iter().enumerate() {
+        if t.name.is_empty() || t.key.is_empty() {
+            return Err(invalid(format!("sharding.tables[{i}]"), "name and key must not be empty"));
+        }
+        if c.sharding.global_tables.iter().any(|g| g.eq_ignore_ascii_case(&t.name)) {
+            return Err(invalid(
+                format!("sharding.tables[{i}].name"),
+                format!("`{}` is also listed in sharding.global_tables", t.name),
+            ));
+        }
+    }
     for (i, s) in c.shards.iter().enumerate() {
         if s.primary.host.is_empty() {
             return Err(invalid(

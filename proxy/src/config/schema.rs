@@ -17,9 +17,62 @@ pub struct Config {
     /// Users that may log in, with their credentials.
     #[serde(default)]
     pub users: Vec<User>,
-    /// The shards: each one primary with its standbys.
+    /// How rows are spread over the shards.
+    #[serde(default)]
+    pub sharding: ShardingSection,
+    /// The shards: each one primary with its standbys. Shard k is entry k.
     #[serde(default)]
     pub shards: Vec<Shard>,
+}
+
+/// `[sharding]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShardingSection {
+    /// Column(s) holding the sharding key, in order of preference.
+    pub key_columns: Vec<String>,
+    /// `modulo` (`key % shards`, never negative) or `pg_hash`
+    /// (PostgreSQL's `PARTITION BY HASH (bigint)`).
+    pub function: ShardFunctionName,
+    /// Number of shards; when given it must match the `[[shards]]` entries.
+    pub shards: Option<u32>,
+    /// Tables present in full on every shard: reads go to any shard,
+    /// writes to all.
+    pub global_tables: Vec<String>,
+    /// Tables sharded by another column than the key columns.
+    pub tables: Vec<TableKey>,
+}
+
+impl Default for ShardingSection {
+    fn default() -> Self {
+        ShardingSection {
+            key_columns: vec!["user_id".into()],
+            function: ShardFunctionName::Modulo,
+            shards: None,
+            global_tables: Vec::new(),
+            tables: Vec::new(),
+        }
+    }
+}
+
+/// Name of the sharding function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardFunctionName {
+    /// `key % shards` with a non-negative result.
+    Modulo,
+    /// PostgreSQL's hash partitioning of a bigint.
+    PgHash,
+}
+
+/// `[[sharding.tables]]`: a table sharded by its own column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableKey {
+    /// Table name.
+    pub name: String,
+    /// Its sharding key column.
+    pub key: String,
 }
 
 /// `[proxy]`.

@@ -3,6 +3,7 @@
 //! proxy emits itself. Frames the proxy only looks at are forwarded as the
 //! original bytes and never re-encoded.
 
+pub mod bind;
 pub mod builder;
 pub mod error;
 pub mod frame;

@@ -64,6 +64,21 @@ pub enum ServerConnError {
     Query(ServerError),
 }
 
+/// The reply to a query run through `collect_query`, frames kept whole.
+#[derive(Debug, Default)]
+pub struct CollectedReply {
+    /// The first RowDescription frame.
+    pub row_description: Option<bytes::Bytes>,
+    /// DataRow frames.
+    pub rows: Vec<bytes::Bytes>,
+    /// CommandComplete tags, in order.
+    pub command_tags: Vec<String>,
+    /// The first error, parsed and as the original frame.
+    pub error: Option<(ServerError, bytes::Bytes)>,
+    /// NoticeResponse frames.
+    pub notices: Vec<bytes::Bytes>,
+}
+
 /// An open, logged-in server connection.
 pub struct ServerConn {
     /// The socket.

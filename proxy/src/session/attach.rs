@@ -51,6 +51,12 @@ impl Session {
             pending: PendingEffects::default(),
             statements: Default::default(),
             unnamed_parse: None,
+            unnamed_statement: None,
+            hints: Default::default(),
+            local_hints: None,
+            held: Vec::new(),
+            stalled: None,
+            local_execute: None,
             server: None,
             expect: Default::default(),
             skip_until_sync: false,
@@ -60,30 +66,36 @@ impl Session {
         }
     }
 
-    /// Makes sure a server connection is attached, with the client's
-    /// session parameters applied. The error is for the client (non-fatal).
+    /// Makes sure a server connection is attached (to the shard already in
+    /// use, else the session's default shard), with the client's session
+    /// parameters applied. The error is for the client (non-fatal).
     pub(super) async fn attach(&mut self) -> Result<(), ErrorResponse> {
         if self.server.is_some() {
             return Ok(());
         }
-        let pool = &self.user.shard_pools[0];
+        self.attach_to(self.default_shard()).await
+    }
+
+    /// The shard used for statements that may run on any shard: spread
+    /// over the shards by client.
+    pub(super) fn default_shard(&self) -> u32 {
+        let shards = self.user.shard_pools.len().max(1) as u32;
+        (self.cancel.key.0 as u32) % shards
+    }
+
+    /// Attaches a connection to `shard`'s primary. Must not be attached.
+    pub(super) async fn attach_to(&mut self, shard: u32) -> Result<(), ErrorResponse> {
+        let pool = self.user.shard_pools.get(shard as usize).ok_or_else(|| {
+            ErrorResponse::error(SqlState::SystemError, format!("shard {shard} is not configured"))
+        })?;
         let mut conn = pool
             .get()
             .await
             .map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
-        if let Some(sql) = conn.params.sync_sql(&self.wanted) {
-            match internal_query(&mut conn, &sql, true).await {
-                Ok(_) => {
-                    conn.params.applied(&self.wanted);
-                    adopt_normalized(&mut self.wanted, &conn);
-                }
-                Err(e) => {
-                    // A value the server refuses (e.g. a bad TimeZone): the
-                    // connection itself is fine unless marked broken.
-                    return Err(e);
-                }
-            }
-        }
+        // A value the server refuses (e.g. a bad TimeZone) is the client's
+        // error; the connection itself is fine unless marked broken.
+        apply_params(&mut conn, &self.wanted).await?;
+        adopt_normalized(&mut self.wanted, &conn);
         self.cancel.slot.set(Some(CancelTarget {
             addr: conn.addr,
             pid: conn.backend_pid,
@@ -91,6 +103,7 @@ impl Session {
         }));
         self.server = Some(Attached {
             conn,
+            shard,
             unnamed_valid: false,
         });
         Ok(())
@@ -228,6 +241,15 @@ impl Session {
     }
 }
 
+/// Brings a server's session parameters in line with a client's.
+pub(crate) async fn apply_params(conn: &mut ServerConn, wanted: &ParamMap) -> Result<(), ErrorResponse> {
+    if let Some(sql) = conn.params.sync_sql(wanted) {
+        internal_query(conn, &sql, true).await?;
+        conn.params.applied(wanted);
+    }
+    Ok(())
+}
+
 /// Runs a query of the proxy's own on a server, bounded in time; a timeout
 /// or socket failure marks the connection broken.
 async fn internal_query(
@@ -272,7 +294,7 @@ fn adopt_normalized(wanted: &mut ParamMap, conn: &ServerConn) {
     }
 }
 
-fn checkout_error(
+pub(crate) fn checkout_error(
     e: PoolError<crate::server::conn::ServerConnError>,
     user: &UserEntry,
     manager: &ServerManager,

@@ -12,8 +12,31 @@ use crate::protocol::frame::{describe_tag, peek_header};
 use crate::protocol::reader::BodyReader;
 use crate::protocol::{ErrorResponse, SqlState};
 use bytes::{Bytes, BytesMut};
-use shardwire_router::{session_effects, SessionEffect};
+use super::routing::Placement;
+use crate::protocol::bind;
+use shardwire_router::{session_effects, BindParam, SessionEffect, StatementKind, Target};
 use std::sync::Arc;
+
+/// Whether a client message was handled or must wait its turn.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Done,
+    Stall,
+}
+
+/// The outcome of routing a Bind.
+enum BindRoute {
+    Proceed,
+    Done,
+    Stall,
+}
+
+/// A simple Query frame for `sql`.
+fn query_frame(sql: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    builder::query(&mut out, sql);
+    out.freeze()
+}
 
 fn malformed(what: &str) -> SessionEnd {
     SessionEnd::Fatal(ErrorResponse::fatal(
@@ -23,8 +46,15 @@ fn malformed(what: &str) -> SessionEnd {
 }
 
 impl Session {
-    /// Handles every complete message in the client buffer.
+    /// Handles every complete message in the client buffer, in order; stops
+    /// at a message that has to wait for the server in use to be released.
     pub(super) async fn process_client_input(&mut self) -> Result<(), SessionEnd> {
+        if let Some(frame) = self.stalled.take() {
+            if self.on_client_message(frame[0], &frame).await? == Flow::Stall {
+                self.stalled = Some(frame);
+                return Ok(());
+            }
+        }
         loop {
             let header = match peek_header(&self.client_in, self.max_message) {
                 Ok(Some(h)) => h,
@@ -42,22 +72,39 @@ impl Session {
                 return Ok(());
             }
             let frame = self.client_in.split_to(header.frame_len);
-            self.on_client_message(header.tag, &frame).await?;
+            if self.on_client_message(header.tag, &frame).await? == Flow::Stall {
+                self.stalled = Some(frame);
+                return Ok(());
+            }
         }
     }
 
-    async fn on_client_message(&mut self, tag: u8, frame: &BytesMut) -> Result<(), SessionEnd> {
+    async fn on_client_message(&mut self, tag: u8, frame: &BytesMut) -> Result<Flow, SessionEnd> {
         let body = &frame[5..];
         if self.skip_until_sync && !matches!(tag, b'S' | b'X') {
-            return Ok(());
+            return Ok(Flow::Done);
         }
         match tag {
             b'Q' => self.on_query(frame, body).await,
-            b'P' => self.on_parse(frame, body).await,
             b'B' => self.on_bind(frame, body).await,
+            other => self.on_other_message(other, frame, body).await.map(|()| Flow::Done),
+        }
+    }
+
+    async fn on_other_message(&mut self, tag: u8, frame: &BytesMut, body: &[u8]) -> Result<(), SessionEnd> {
+        match tag {
+            b'P' => self.on_parse(frame, body).await,
             b'D' => self.on_describe(frame, body).await,
             b'C' => self.on_close(frame, body),
-            b'E' => self.forward_extended(frame, Expect::Execute).await,
+            b'E' => {
+                if let Some(tag) = self.local_execute.take() {
+                    let mut out = BytesMut::new();
+                    builder::command_complete(&mut out, tag);
+                    self.emit(out.freeze());
+                    return Ok(());
+                }
+                self.forward_extended(frame, Expect::Execute).await
+            }
             b'S' => {
                 self.skip_until_sync = false;
                 if self.server.is_some() {
@@ -67,7 +114,7 @@ impl Session {
                     }
                 } else {
                     let mut out = BytesMut::new();
-                    builder::ready_for_query(&mut out, b'I');
+                    builder::ready_for_query(&mut out, self.local_status());
                     self.emit(out.freeze());
                 }
                 Ok(())
@@ -132,7 +179,7 @@ impl Session {
 
     /// Reports an error in the extended protocol: the client's messages up
     /// to Sync are then ignored, as PostgreSQL does after an error.
-    fn refuse_extended(&mut self, error: ErrorResponse) {
+    pub(super) fn refuse_extended(&mut self, error: ErrorResponse) {
         let mut out = BytesMut::new();
         error.encode(&mut out);
         self.emit(out.freeze());
@@ -140,12 +187,17 @@ impl Session {
     }
 
     /// Reports an error for a simple Query or FunctionCall.
-    fn refuse_simple(&mut self, error: ErrorResponse) {
+    pub(super) fn refuse_simple(&mut self, error: ErrorResponse) {
         let mut out = BytesMut::new();
         error.encode(&mut out);
-        let status = self.server.as_ref().map_or(b'I', |a| a.conn.status);
-        builder::ready_for_query(&mut out, status);
+        builder::ready_for_query(&mut out, self.local_status());
         self.emit(out.freeze());
+    }
+
+    /// Forwards a simple Query to the attached server.
+    pub(super) fn forward_query(&mut self, frame: &[u8]) {
+        self.forward(frame);
+        self.expect.push(Expect::Query);
     }
 
     async fn forward_extended(&mut self, frame: &[u8], expect: Expect) -> Result<(), SessionEnd> {
@@ -179,21 +231,26 @@ impl Session {
         }
     }
 
-    async fn on_query(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
-        let sql = BodyReader::new(body)
-            .cstr()
-            .ok_or_else(|| malformed("Query"))?;
+    async fn on_query(&mut self, frame: &[u8], body: &[u8]) -> Result<Flow, SessionEnd> {
+        let sql = BodyReader::new(body).cstr().ok_or_else(|| malformed("Query"))?;
         if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
-            return Ok(());
+            return Ok(Flow::Done);
         }
         self.note_effects(sql);
+        if self.sharded() {
+            let text = String::from_utf8_lossy(sql);
+            return Ok(if self.route_query(frame, &text).await {
+                Flow::Done
+            } else {
+                Flow::Stall
+            });
+        }
         if let Err(e) = self.attach().await {
             self.refuse_simple(e);
-            return Ok(());
+            return Ok(Flow::Done);
         }
-        self.forward(frame);
-        self.expect.push(Expect::Query);
-        Ok(())
+        self.forward_query(frame);
+        Ok(Flow::Done)
     }
 
     /// `DEALLOCATE name|ALL` of protocol-level statements is answered by the
@@ -219,11 +276,7 @@ impl Session {
             }
             _ => return false,
         };
-        let mut out = BytesMut::new();
-        builder::command_complete(&mut out, tag);
-        let status = self.server.as_ref().map_or(b'I', |a| a.conn.status);
-        builder::ready_for_query(&mut out, status);
-        self.emit(out.freeze());
+        self.answer_locally(tag);
         true
     }
 
@@ -237,13 +290,36 @@ impl Session {
             return Err(malformed("Parse"));
         }
         self.note_effects(query);
+        let plan = if self.sharded() {
+            match self.ctx.router.prepare(&String::from_utf8_lossy(query)) {
+                Ok(plan) => Some(plan),
+                Err(e) => {
+                    self.refuse_extended(super::routing::route_error(&e));
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
         if name.is_empty() || self.mode == PoolMode::Session {
+            if name.is_empty() {
+                self.unnamed_parse = Some(Bytes::copy_from_slice(frame));
+                self.unnamed_statement = plan.map(|p| {
+                    Arc::new(PreparedStatement::new(&self.ctx.statements, after_name, Some(p)))
+                });
+            }
+            if self.sharded() && self.server.is_none() {
+                // Which shard runs it is known only at Bind: prepare there.
+                let mut out = BytesMut::new();
+                builder::parse_complete(&mut out);
+                self.emit(out.freeze());
+                return Ok(());
+            }
             if let Err(e) = self.attach().await {
                 self.refuse_extended(e);
                 return Ok(());
             }
             if name.is_empty() {
-                self.unnamed_parse = Some(Bytes::copy_from_slice(frame));
                 if let Some(a) = self.server.as_mut() {
                     a.unnamed_valid = true;
                 }
@@ -266,11 +342,18 @@ impl Session {
             ));
             return Ok(());
         }
+        let stmt = Arc::new(PreparedStatement::new(&self.ctx.statements, after_name, plan));
+        if self.sharded() && self.server.is_none() {
+            self.statements.insert(name, stmt);
+            let mut out = BytesMut::new();
+            builder::parse_complete(&mut out);
+            self.emit(out.freeze());
+            return Ok(());
+        }
         if let Err(e) = self.attach().await {
             self.refuse_extended(e);
             return Ok(());
         }
-        let stmt = Arc::new(PreparedStatement::new(&self.ctx.statements, after_name));
         self.statements.insert(name, stmt.clone());
         let Some(a) = self.server.as_mut() else {
             return Ok(());
@@ -367,18 +450,104 @@ impl Session {
         }
     }
 
-    async fn on_bind(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
-        let mut r = BodyReader::new(body);
-        r.cstr().ok_or_else(|| malformed("Bind"))?;
-        let name_at = r.position();
-        let name = r.cstr().ok_or_else(|| malformed("Bind"))?;
-        if let Err(e) = self.attach().await {
+    async fn on_bind(&mut self, frame: &[u8], body: &[u8]) -> Result<Flow, SessionEnd> {
+        let bind = bind::decode(body).ok_or_else(|| malformed("Bind"))?;
+        let name = bind.statement;
+        let name_at = bind.statement_at;
+        if self.sharded() {
+            match self.route_bind(&bind).await {
+                BindRoute::Proceed => {}
+                BindRoute::Done => return Ok(Flow::Done),
+                BindRoute::Stall => return Ok(Flow::Stall),
+            }
+        } else if let Err(e) = self.attach().await {
             self.refuse_extended(e);
-            return Ok(());
+            return Ok(Flow::Done);
         }
         self.forward_statement_ref(frame, name, name_at);
         self.expect.push(Expect::Bind);
-        Ok(())
+        Ok(Flow::Done)
+    }
+
+    /// Routes a Bind by its statement's plan and parameters: places the
+    /// session on the shard, or answers a held-back BEGIN/COMMIT locally.
+    async fn route_bind(&mut self, bind: &bind::Bind<'_>) -> BindRoute {
+        let stmt = if bind.statement.is_empty() {
+            self.unnamed_statement.clone()
+        } else {
+            self.statements.get(bind.statement).cloned()
+        };
+        let Some(stmt) = stmt else {
+            // Unknown statement: any server reports 26000.
+            return self.place_or_refuse(None).await;
+        };
+        let Some(plan) = stmt.plan.as_ref() else {
+            return self.place_or_refuse(None).await;
+        };
+        let params: Vec<BindParam<'_>> = bind
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| BindParam {
+                value: p.value,
+                binary: p.binary,
+                type_oid: stmt.param_types.get(i).copied().unwrap_or(0),
+            })
+            .collect();
+        let decision = match self.ctx.router.route_bind(plan, &params, &self.current_hints()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.refuse_extended(super::routing::route_error(&e));
+                return BindRoute::Done;
+            }
+        };
+        if self.server.is_none() {
+            let local = match decision.kind {
+                StatementKind::Begin => {
+                    self.held.push(query_frame(&stmt.sql));
+                    Some("BEGIN")
+                }
+                StatementKind::Commit | StatementKind::Rollback if !self.held.is_empty() => {
+                    self.held.clear();
+                    self.local_hints = None;
+                    Some(if decision.kind == StatementKind::Commit { "COMMIT" } else { "ROLLBACK" })
+                }
+                _ => None,
+            };
+            if let Some(tag) = local {
+                let mut out = BytesMut::new();
+                builder::frame(&mut out, b'2', |_| {});
+                self.emit(out.freeze());
+                self.local_execute = Some(tag);
+                return BindRoute::Done;
+            }
+        }
+        match decision.target {
+            Target::Shard(k) => self.place_or_refuse(Some(k)).await,
+            Target::AnyShard => self.place_or_refuse(None).await,
+            Target::Shards(_) | Target::AllShards => {
+                self.refuse_extended(
+                    ErrorResponse::error(
+                        SqlState::FeatureNotSupported,
+                        "this statement needs several shards (scatter-gather or broadcast), which the extended query protocol does not support yet",
+                    )
+                    .with_hint("constrain it to one user_id, or send it with the simple query protocol"),
+                );
+                BindRoute::Done
+            }
+        }
+    }
+
+    async fn place_or_refuse(&mut self, shard: Option<u32>) -> BindRoute {
+        let shard = shard.unwrap_or_else(|| self.server.as_ref().map_or_else(|| self.default_shard(), |a| a.shard));
+        match self.place_on(shard).await {
+            Placement::Ready => BindRoute::Proceed,
+            Placement::Stall => BindRoute::Stall,
+            Placement::Refused(e) => {
+                self.refuse_extended(e);
+                BindRoute::Done
+            }
+        }
     }
 
     async fn on_describe(&mut self, frame: &[u8], body: &[u8]) -> Result<(), SessionEnd> {
@@ -391,6 +560,13 @@ impl Session {
             return Ok(());
         }
         match kind {
+            b'P' if self.local_execute.is_some() => {
+                // The portal of a BEGIN the proxy holds back: no rows.
+                let mut out = BytesMut::new();
+                builder::frame(&mut out, b'n', |_| {});
+                self.emit(out.freeze());
+                return Ok(());
+            }
             b'S' => self.forward_statement_ref(frame, name, name_at),
             b'P' => self.forward(frame),
             _ => return Err(malformed("Describe")),

@@ -32,6 +32,9 @@ pub enum Expect {
     Sync,
     /// Everything up to ReadyForQuery after a simple Query.
     Query,
+    /// A simple Query the proxy sent itself (a held-back BEGIN): its whole
+    /// reply is swallowed.
+    InjectedQuery,
     /// FunctionCallResponse then ReadyForQuery.
     FunctionCall,
     /// Bytes the proxy sends the client itself when this entry reaches the
@@ -45,7 +48,10 @@ pub enum Expect {
 impl Expect {
     /// Whether ReadyForQuery completes this entry.
     pub fn ends_at_ready(&self) -> bool {
-        matches!(self, Expect::Sync | Expect::Query | Expect::FunctionCall)
+        matches!(
+            self,
+            Expect::Sync | Expect::Query | Expect::InjectedQuery | Expect::FunctionCall
+        )
     }
 }
 

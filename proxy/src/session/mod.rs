@@ -3,10 +3,11 @@
 //! messages (`client_messages`) to a server connection it borrows from a
 //! pool (`attach`) and the server's replies back (`server_messages`).
 
-mod attach;
+pub(crate) mod attach;
 mod client_messages;
 pub mod expect;
 mod relay;
+mod routing;
 mod server_messages;
 pub mod startup;
 pub mod statements;
@@ -29,6 +30,8 @@ pub use startup::serve_connection;
 /// A server connection borrowed by a session.
 struct Attached {
     conn: Pooled<crate::server::ServerManager>,
+    /// The shard it belongs to.
+    shard: u32,
     /// The client's unnamed statement exists on this connection.
     unnamed_valid: bool,
 }
@@ -68,8 +71,22 @@ pub(crate) struct Session {
     /// RESET ALL / DISCARD ALL / DEALLOCATE ALL to settle when idle.
     pending: attach::PendingEffects,
     statements: ClientStatements,
-    /// The client's last unnamed Parse, to re-send on another connection.
+    /// The client's last unnamed Parse, to re-send on another connection,
+    /// with its routing plan when sharded.
     unnamed_parse: Option<Bytes>,
+    unnamed_statement: Option<Arc<statements::PreparedStatement>>,
+    /// Routing hints from `SET shardwire.user_id/shard`.
+    hints: shardwire_router::SessionHints,
+    /// … and from `SET LOCAL`, until the transaction ends.
+    local_hints: Option<shardwire_router::SessionHints>,
+    /// BEGIN (and SET LOCAL) held back until a statement fixes the shard.
+    held: Vec<Bytes>,
+    /// A message that must wait until the server in use is released
+    /// (it routes to another shard than pipelined work still running).
+    stalled: Option<BytesMut>,
+    /// The command tag to answer the next Execute with, for a BEGIN or
+    /// COMMIT the proxy handled itself in the extended protocol.
+    local_execute: Option<&'static str>,
     server: Option<Attached>,
     expect: ExpectQueue,
     /// After an error the proxy raised in the extended protocol: drop

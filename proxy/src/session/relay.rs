@@ -76,6 +76,17 @@ impl Session {
             if self.should_release() {
                 self.release();
             }
+            let server_free = self.server.as_ref().is_none_or(|a| a.conn.is_idle());
+            if self.stalled.is_some() && self.expect.is_empty() && server_free {
+                // The server that held up a message for another shard is
+                // free now: carry on with the client's messages.
+                if let Err(end) = self.process_client_input().await {
+                    return end;
+                }
+                if self.stalled.is_none() {
+                    continue;
+                }
+            }
             if self.server.is_none() && self.client_in.is_empty() && self.to_client.is_empty() {
                 // Idle: give the buffers back; a busy client re-allocates.
                 self.client_in = BytesMut::new();
@@ -86,7 +97,7 @@ impl Session {
             let event = tokio::select! {
                 biased;
                 r = server_readable(server), if server.is_some() && self.to_client.len() < HIGH_WATER => Event::ServerReadable(r),
-                r = self.client.readable(), if server_out < HIGH_WATER => Event::ClientReadable(r),
+                r = self.client.readable(), if server_out < HIGH_WATER && self.client_in.len() < HIGH_WATER => Event::ClientReadable(r),
                 r = self.client.writable(), if !self.to_client.is_empty() => Event::Writable(r),
                 r = server_writable(server), if server_out > 0 => Event::Writable(r),
             };
@@ -160,9 +171,12 @@ impl Session {
     /// The server connection failed: drop it and end the session with an
     /// error that says what happened.
     pub(super) fn server_lost(&mut self, why: &str) -> SessionEnd {
-        let label = self.user.shard_pools[0].manager().target().label.clone();
+        let mut label = String::from("the server");
         if let Some(a) = self.server.as_mut() {
             a.conn.broken = true;
+            if let Some(pool) = self.user.shard_pools.get(a.shard as usize) {
+                label = pool.manager().target().label.clone();
+            }
         }
         self.expect.clear();
         self.passthrough = 0;

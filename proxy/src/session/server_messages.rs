@@ -67,6 +67,7 @@ impl Session {
             wanted,
             statements,
             passthrough,
+            local_hints,
             ..
         } = self;
         let Some(a) = server.as_mut() else {
@@ -101,7 +102,8 @@ impl Session {
                 return Ok(());
             }
             let body = &conn.inbuf[HEADER_LEN..header.frame_len];
-            let forward = match header.tag {
+            let injected = matches!(expect.head(), Some(Expect::InjectedQuery));
+            let passes = match header.tag {
                 b'D' | b'd' | b't' | b'N' | b'A' | b'H' | b'W' | b'c' | b'V' => true,
                 b'G' => {
                     *copy_in_active = !expect.copy_in_started();
@@ -174,6 +176,10 @@ impl Session {
                 }
                 _ => true,
             };
+            if header.tag == b'Z' && conn.status == b'I' {
+                *local_hints = None;
+            }
+            let forward = passes && !injected;
             if forward {
                 to_client.extend_from_slice(&conn.inbuf[..header.frame_len]);
             }

@@ -4,7 +4,9 @@
 //! server connection the client lands on, once per connection.
 
 use crate::protocol::builder;
+use crate::protocol::reader::BodyReader;
 use bytes::{BufMut, Bytes, BytesMut};
+use shardwire_router::PreparedPlan;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -46,12 +48,23 @@ pub struct PreparedStatement {
     pub server_name: String,
     /// The Parse frame with the proxy-wide name.
     pub parse_frame: Bytes,
+    /// The routing plan, when the proxy routes between shards.
+    pub plan: Option<Arc<PreparedPlan>>,
+    /// Parameter type OIDs given at Parse (0 = unspecified).
+    pub param_types: Vec<u32>,
+    /// The statement text.
+    pub sql: String,
 }
 
 impl PreparedStatement {
     /// Builds the statement from the Parse body after its name:
     /// `query\0 nparams:i16 types...`.
-    pub fn new(registry: &StatementRegistry, after_name: &[u8]) -> PreparedStatement {
+    pub fn new(
+        registry: &StatementRegistry,
+        after_name: &[u8],
+        plan: Option<Arc<PreparedPlan>>,
+    ) -> PreparedStatement {
+        let (sql, param_types) = parse_tail(after_name);
         let id = registry.id_for(after_name);
         let server_name = format!("sw_{id}");
         let mut frame = BytesMut::with_capacity(after_name.len() + server_name.len() + 6);
@@ -63,8 +76,20 @@ impl PreparedStatement {
             id,
             server_name,
             parse_frame: frame.freeze(),
+            plan,
+            param_types,
+            sql,
         }
     }
+}
+
+/// The query text and parameter types of a Parse body after the name.
+pub fn parse_tail(after_name: &[u8]) -> (String, Vec<u32>) {
+    let mut r = BodyReader::new(after_name);
+    let sql = r.cstr().map(|q| String::from_utf8_lossy(q).into_owned()).unwrap_or_default();
+    let n = r.i16().unwrap_or(0).max(0);
+    let types = (0..n).map_while(|_| r.i32().map(|t| t as u32)).collect();
+    (sql, types)
 }
 
 /// One client's statements by its own names.
@@ -109,9 +134,11 @@ mod tests {
     #[test]
     fn same_text_same_id_and_parse_frame_is_well_formed() {
         let reg = StatementRegistry::default();
-        let a = PreparedStatement::new(&reg, b"SELECT 1\0\0\0");
-        let b = PreparedStatement::new(&reg, b"SELECT 1\0\0\0");
-        let c = PreparedStatement::new(&reg, b"SELECT 2\0\0\0");
+        let a = PreparedStatement::new(&reg, b"SELECT 1\0\0\0", None);
+        let b = PreparedStatement::new(&reg, b"SELECT 1\0\0\0", None);
+        let c = PreparedStatement::new(&reg, b"SELECT 2\0\0\x01\0\0\0\x14", None);
+        assert_eq!(c.param_types, vec![20]);
+        assert_eq!(c.sql, "SELECT 2");
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         let len = u32::from_be_bytes([

@@ -1,0 +1,309 @@
+//! Shard routing end to end: six real primaries whose CHECK constraints
+//! reject misrouted rows, keyed CRUD read back through the proxy and from
+//! each shard directly, prepared statements with binary and text keys,
+//! transactions pinned to a shard, hints, DDL broadcast, global tables,
+//! scatter-gather compared with one unsharded server, and every refusal's
+//! SQLSTATE.
+
+mod support;
+
+use support::raw::{self, Raw};
+use support::sharded::{shard_of, Sharded};
+use support::sqlstate;
+use tokio_postgres::SimpleQueryMessage;
+
+fn first_value(rows: &[SimpleQueryMessage]) -> Option<String> {
+    rows.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_crud_lands_on_the_owning_shard() {
+    let t = Sharded::start("transaction").await;
+    let c = t.client().await;
+    let ids: Vec<i64> = (-13..60).collect();
+    // Simple protocol with literals.
+    for id in &ids {
+        c.simple_query(&format!("INSERT INTO users (user_id, name) VALUES ({id}, 'user {id}')"))
+            .await
+            .unwrap_or_else(|e| panic!("insert {id}: {e}"));
+    }
+    // Every row is on its shard and only there.
+    for k in 0..6 {
+        let direct = t.shard(k).await;
+        let n: i64 = direct.query_one("SELECT count(*) FROM users", &[]).await.expect("count").get(0);
+        let expected = ids.iter().filter(|id| shard_of(**id) == k).count() as i64;
+        assert_eq!(n, expected, "shard {k}");
+    }
+    // Read back through the proxy, extended protocol with a binary int8 key.
+    let get = c.prepare("SELECT name FROM users WHERE user_id = $1").await.expect("prepare");
+    for id in &ids {
+        let row = c.query_one(&get, &[id]).await.unwrap_or_else(|e| panic!("select {id}: {e}"));
+        assert_eq!(row.get::<_, String>(0), format!("user {id}"));
+    }
+    // UPDATE and DELETE by key.
+    for id in ids.iter().filter(|id| *id % 3 == 0) {
+        let n = c
+            .execute("UPDATE users SET name = 'renamed' WHERE user_id = $1", &[id])
+            .await
+            .expect("update");
+        assert_eq!(n, 1);
+    }
+    for id in ids.iter().filter(|id| *id % 5 == 0) {
+        c.simple_query(&format!("DELETE FROM users WHERE user_id = {id}"))
+            .await
+            .expect("delete");
+    }
+    for id in &ids {
+        let rows = c.query(&get, &[id]).await.expect("select");
+        if id % 5 == 0 {
+            assert!(rows.is_empty(), "{id} should be deleted");
+        } else if id % 3 == 0 {
+            assert_eq!(rows[0].get::<_, String>(0), "renamed");
+        }
+    }
+    // IN lists and = ANY over several shards.
+    let rows = c
+        .query("SELECT user_id FROM users WHERE user_id = ANY($1) ORDER BY user_id", &[&vec![1i64, 2, 8]])
+        .await
+        .expect("any");
+    let got: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(got, vec![1, 2, 8]);
+    let rows = c
+        .simple_query("SELECT user_id FROM users WHERE user_id IN (4, 11, 7) ORDER BY user_id")
+        .await
+        .expect("in");
+    let got: Vec<String> = rows
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec!["4", "7", "11"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_and_text_key_parameters() {
+    let t = Sharded::start("transaction").await;
+    let c = t.client().await;
+    c.execute("INSERT INTO users (user_id, name) VALUES ($1, 'int8')", &[&10i64]).await.expect("int8");
+    c.execute("INSERT INTO users (user_id, name) VALUES ($1, 'int4')", &[&11i32]).await.expect("int4");
+    c.execute("INSERT INTO users (user_id, name) VALUES ($1, 'int2')", &[&13i16]).await.expect("int2");
+    // A text-format key parameter over the raw protocol.
+    let mut r = Raw::login(t.proxy.addr.port()).await;
+    let mut batch = raw::parse("", "INSERT INTO users (user_id, name) VALUES ($1, 'text')");
+    batch.extend(raw::bind("", "", &["17"]));
+    batch.extend(raw::execute(""));
+    batch.extend(raw::sync());
+    r.send(&batch).await;
+    let msgs = r.until_ready().await;
+    assert!(msgs.iter().all(|m| m.tag != b'E'), "{msgs:?}");
+    // A key that is not an integer is refused before reaching a shard.
+    let mut batch = raw::parse("", "SELECT name FROM users WHERE user_id = $1");
+    batch.extend(raw::bind("", "", &["seventeen"]));
+    batch.extend(raw::execute(""));
+    batch.extend(raw::sync());
+    r.send(&batch).await;
+    let msgs = r.until_ready().await;
+    assert_eq!(msgs.iter().find(|m| m.tag == b'E').and_then(|m| m.sqlstate()).as_deref(), Some("22P02"), "{msgs:?}");
+    for (id, name) in [(10i64, "int8"), (11, "int4"), (13, "int2"), (17, "text")] {
+        let direct = t.shard(shard_of(id)).await;
+        let got: String = direct
+            .query_one("SELECT name FROM users WHERE user_id = $1", &[&id])
+            .await
+            .unwrap_or_else(|e| panic!("{id} not on shard {}: {e}", shard_of(id)))
+            .get(0);
+        assert_eq!(got, name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_row_insert_on_one_shard_works_across_shards_is_refused() {
+    let t = Sharded::start("transaction").await;
+    let c = t.client().await;
+    c.simple_query("INSERT INTO users (user_id, name) VALUES (1, 'a'), (7, 'b'), (13, 'c')")
+        .await
+        .expect("same shard");
+    let n: i64 = t.shard(1).await.query_one("SELECT count(*) FROM users", &[]).await.expect("n").get(0);
+    assert_eq!(n, 3);
+    let err = c
+        .simple_query("INSERT INTO users (user_id, name) VALUES (2, 'x'), (3, 'y')")
+        .await
+        .expect_err("rows for two shards");
+    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+    for k in [2, 3] {
+        let n: i64 = t.shard(k).await.query_one("SELECT count(*) FROM users", &[]).await.expect("n").get(0);
+        assert_eq!(n, 0, "nothing may be written to shard {k}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_stay_on_their_shard() {
+    let t = Sharded::start("transaction").await;
+    let mut c = t.client().await;
+    // BEGIN is held until the first statement picks shard 1.
+    let tx = c.transaction().await.expect("begin");
+    tx.execute("INSERT INTO users (user_id, name) VALUES ($1, 'one')", &[&1i64]).await.expect("insert 1");
+    tx.execute("INSERT INTO users (user_id, name) VALUES ($1, 'seven')", &[&7i64]).await.expect("insert 7");
+    tx.commit().await.expect("commit");
+    let n: i64 = t.shard(1).await.query_one("SELECT count(*) FROM users", &[]).await.expect("n").get(0);
+    assert_eq!(n, 2);
+
+    // A statement for another shard inside the transaction is refused.
+    c.batch_execute("BEGIN").await.expect("begin");
+    c.batch_execute("INSERT INTO users (user_id, name) VALUES (2, 'two')").await.expect("insert 2");
+    let err = c
+        .batch_execute("INSERT INTO users (user_id, name) VALUES (3, 'three')")
+        .await
+        .expect_err("cross-shard statement");
+    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+    c.batch_execute("ROLLBACK").await.expect("rollback");
+    let n: i64 = t.shard(2).await.query_one("SELECT count(*) FROM users", &[]).await.expect("n").get(0);
+    assert_eq!(n, 0, "the rolled-back insert must not persist");
+
+    // A rolled-back transaction on its shard leaves nothing behind.
+    c.batch_execute("BEGIN; INSERT INTO users (user_id, name) VALUES (4, 'four'); ROLLBACK")
+        .await
+        .expect("rollback in one string");
+    let n: i64 = t.shard(4).await.query_one("SELECT count(*) FROM users", &[]).await.expect("n").get(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hints_route_what_sql_cannot_say() {
+    let t = Sharded::start("transaction").await;
+    let c = t.client().await;
+    let port = first_value(&c.simple_query("/* shardwire: shard=3 */ SHOW port").await.expect("hint shard"))
+        .expect("port");
+    assert_eq!(t.shard_with_port(&port), Some(3));
+    let port = first_value(&c.simple_query("/* shardwire: user_id=10 */ SHOW port").await.expect("hint user"))
+        .expect("port");
+    assert_eq!(t.shard_with_port(&port), Some(4));
+    c.batch_execute("SET shardwire.user_id = 11").await.expect("set hint");
+    let port = first_value(&c.simple_query("SHOW port").await.expect("show")).expect("port");
+    assert_eq!(t.shard_with_port(&port), Some(5));
+    c.batch_execute("RESET shardwire.user_id").await.expect("reset hint");
+    let err = c.batch_execute("SET shardwire.user_id = 'abc'").await.expect_err("bad hint");
+    assert_eq!(sqlstate(&err).as_deref(), Some("22P02"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unkeyed_writes_and_key_changes_are_refused() {
+    let t = Sharded::start("transaction").await;
+    let c = t.client().await;
+    c.simple_query("INSERT INTO users (user_id, name) VALUES (5, 'five')").await.expect("insert");
+    for sql in [
+        "DELETE FROM users",
+        "UPDATE users SET name = 'x' WHERE name = 'five'",
+        "INSERT INTO users (name) VALUES ('nokey')",
+    ] {
+        let err = c.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{sql}: {err}");
+        let db = err.as_db_error().expect("db error");
+        let text = format!("{} {}", db.message(), db.hint().unwrap_or(""));
+        assert!(text.contains("user_id"), "{sql}: the error must name the key: {text}");
+    }
+    let err = c
+        .simple_query("UPDATE users SET user_id = 6 WHERE user_id = 5")
+        .await
+        .expect_err("key change");
+    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+    let n: i64 = t.shard(5).await.query_one("SELECT count(*) FROM users", &[]).await.expect("n").get(0);
+    assert_eq!(n, 1, "nothing was deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_is_broadcast_and_global_tables_are_everywhere() {
+    let t = Sharded::start("transaction").await;
+    let c = t.client().await;
+    c.batch_execute("CREATE TABLE notes (user_id bigint, body text)").await.expect("ddl");
+    for k in 0..6 {
+        let exists: bool = t
+            .shard(k)
+            .await
+            .query_one("SELECT to_regclass('public.notes') IS NOT NULL", &[])
+            .await
+            .expect("regclass")
+            .get(0);
+        assert!(exists, "notes missing on shard {k}");
+    }
+    c.batch_execute("INSERT INTO countries VALUES ('fr', 'France'), ('jp', 'Japan')")
+        .await
+        .expect("global write");
+    for k in 0..6 {
+        let n: i64 = t.shard(k).await.query_one("SELECT count(*) FROM countries", &[]).await.expect("n").get(0);
+        assert_eq!(n, 2, "shard {k}");
+    }
+    let name = first_value(&c.simple_query("SELECT name FROM countries WHERE code = 'jp'").await.expect("read"))
+        .expect("row");
+    assert_eq!(name, "Japan");
+    // DDL that fails everywhere reports the server's error.
+    let err = c.batch_execute("CREATE TABLE notes (x int)").await.expect_err("exists");
+    assert_eq!(sqlstate(&err).as_deref(), Some("42P07"), "{err}");
+}
+
+async fn load_scores(t: &Sharded) {
+    let c = t.client().await;
+    let reference = t.reference().await;
+    let mut values = Vec::new();
+    for i in 0..240i64 {
+        let player = (i * 7919) % 97 - 20;
+        let points = if i % 17 == 0 { "NULL".to_string() } else { ((i * 31) % 1000).to_string() };
+        values.push(format!("({i}, {player}, {points})"));
+    }
+    for v in &values {
+        let sql = format!("INSERT INTO scores (id, player_id, points) VALUES {v}");
+        c.simple_query(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        reference.simple_query(&sql).await.expect("reference insert");
+    }
+}
+
+fn rows_text(rows: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    rows.iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scatter_gather_matches_one_unsharded_server() {
+    let t = Sharded::start("transaction").await;
+    load_scores(&t).await;
+    let c = t.client().await;
+    let reference = t.reference().await;
+    let queries = [
+        "SELECT id, player_id, points FROM scores ORDER BY id",
+        "SELECT id, points FROM scores ORDER BY points DESC NULLS LAST, id LIMIT 7",
+        "SELECT id, points FROM scores ORDER BY points, id LIMIT 5 OFFSET 3",
+        "SELECT count(*), sum(points), min(points), max(points) FROM scores",
+        "SELECT count(points) FROM scores",
+        "SELECT player_id, count(*), sum(points), max(points) FROM scores GROUP BY player_id ORDER BY player_id",
+        "SELECT player_id, sum(points) AS total FROM scores GROUP BY player_id ORDER BY total DESC NULLS LAST, player_id LIMIT 5",
+    ];
+    for sql in queries {
+        let got = rows_text(&c.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")));
+        let want = rows_text(&reference.simple_query(sql).await.expect("reference"));
+        if sql.starts_with("SELECT id, player_id, points FROM scores ORDER BY id") {
+            assert_eq!(got.len(), 240);
+        }
+        assert_eq!(got, want, "{sql}");
+    }
+    // avg: compare numerically.
+    let sql = "SELECT avg(points) FROM scores";
+    let got: f64 = first_value(&c.simple_query(sql).await.expect("avg")).expect("v").parse().expect("f64");
+    let want: f64 = first_value(&reference.simple_query(sql).await.expect("avg")).expect("v").parse().expect("f64");
+    assert!((got - want).abs() < 1e-9, "avg {got} vs {want}");
+    // Forms that cannot be merged are refused, never answered partially.
+    for sql in [
+        "SELECT DISTINCT points FROM scores",
+        "SELECT player_id, count(*) FROM scores GROUP BY player_id HAVING count(*) > 2",
+    ] {
+        let err = c.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{sql}: {err}");
+    }
+}

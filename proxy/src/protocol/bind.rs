@@ -1,0 +1,123 @@
+//! Decoding the parameters of a Bind message, for routing by a key that
+//! arrives as a parameter. Only reads; the frame is forwarded unchanged (or
+//! with its statement name replaced).
+
+use super::reader::BodyReader;
+
+/// One parameter of a Bind: its bytes (None for NULL) and format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundValue<'a> {
+    /// Raw value, `None` for NULL.
+    pub value: Option<&'a [u8]>,
+    /// Binary format (otherwise text).
+    pub binary: bool,
+}
+
+/// A decoded Bind message body.
+#[derive(Debug)]
+pub struct Bind<'a> {
+    /// Destination portal.
+    pub portal: &'a [u8],
+    /// Source statement.
+    pub statement: &'a [u8],
+    /// Offset of the statement name within the body.
+    pub statement_at: usize,
+    /// Parameter values.
+    pub params: Vec<BoundValue<'a>>,
+}
+
+/// Decodes a Bind body; `None` if it is malformed.
+pub fn decode(body: &[u8]) -> Option<Bind<'_>> {
+    let mut r = BodyReader::new(body);
+    let portal = r.cstr()?;
+    let statement_at = r.position();
+    let statement = r.cstr()?;
+    let n_formats = usize::try_from(r.i16()?).ok()?;
+    let mut formats = Vec::with_capacity(n_formats);
+    for _ in 0..n_formats {
+        formats.push(r.i16()?);
+    }
+    let n_params = usize::try_from(r.i16()?).ok()?;
+    if n_formats > 1 && n_formats != n_params {
+        return None;
+    }
+    let mut params = Vec::with_capacity(n_params);
+    for i in 0..n_params {
+        let len = r.i32()?;
+        let value = match usize::try_from(len) {
+            Ok(n) => Some(r.bytes(n)?),
+            Err(_) if len == -1 => None,
+            Err(_) => return None,
+        };
+        let format = match n_formats {
+            0 => 0,
+            1 => formats[0],
+            _ => formats[i],
+        };
+        params.push(BoundValue {
+            value,
+            binary: format == 1,
+        });
+    }
+    let n_results = usize::try_from(r.i16()?).ok()?;
+    r.bytes(n_results * 2)?;
+    Some(Bind {
+        portal,
+        statement,
+        statement_at,
+        params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(formats: &[i16], params: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut b = b"p\0s\0".to_vec();
+        b.extend_from_slice(&(formats.len() as i16).to_be_bytes());
+        for f in formats {
+            b.extend_from_slice(&f.to_be_bytes());
+        }
+        b.extend_from_slice(&(params.len() as i16).to_be_bytes());
+        for p in params {
+            match p {
+                Some(v) => {
+                    b.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    b.extend_from_slice(v);
+                }
+                None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn decodes_text_binary_and_null_params() {
+        let b = body(&[0, 1, 0], &[Some(b"42"), Some(&7i64.to_be_bytes()), None]);
+        let bind = decode(&b).unwrap();
+        assert_eq!(bind.portal, b"p");
+        assert_eq!(bind.statement, b"s");
+        assert_eq!(bind.statement_at, 2);
+        assert_eq!(bind.params.len(), 3);
+        assert!(!bind.params[0].binary && bind.params[1].binary);
+        assert_eq!(bind.params[2].value, None);
+    }
+
+    #[test]
+    fn one_format_applies_to_all() {
+        let b = body(&[1], &[Some(b"ab"), Some(b"cd")]);
+        assert!(decode(&b).unwrap().params.iter().all(|p| p.binary));
+    }
+
+    #[test]
+    fn refuses_malformed() {
+        assert!(decode(b"p\0s\0\0\x02\0\0").is_none());
+        let mut b = body(&[], &[Some(b"42")]);
+        b.truncate(b.len() - 4);
+        assert!(decode(&b).is_none());
+        let b = body(&[0, 0], &[Some(b"1")]);
+        assert!(decode(&b).is_none());
+    }
+}

@@ -1,0 +1,60 @@
+//! Running one simple-protocol statement on several shards at once: a
+//! connection from each shard's pool, the client's session parameters
+//! applied, the statement sent to all of them concurrently, and every
+//! reply collected whole for merging (reads) or checking (broadcasts).
+
+use crate::context::UserEntry;
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::server::conn::CollectedReply;
+use crate::server::params::ParamMap;
+use crate::session::attach::{apply_params, checkout_error};
+
+/// One shard's reply.
+pub struct ShardReply {
+    /// Shard number.
+    pub shard: u32,
+    /// What it answered.
+    pub reply: CollectedReply,
+}
+
+/// Runs `sql` on every shard in `shards` concurrently. A checkout or
+/// connection failure on any shard fails the whole run; SQL errors are
+/// returned inside the replies for the caller to judge.
+pub async fn run_on_shards(
+    user: &UserEntry,
+    shards: &[u32],
+    sql: &str,
+    wanted: &ParamMap,
+) -> Result<Vec<ShardReply>, ErrorResponse> {
+    let runs = shards.iter().map(|&shard| run_on_shard(user, shard, sql, wanted));
+    let results = futures_util::future::join_all(runs).await;
+    results.into_iter().collect()
+}
+
+async fn run_on_shard(
+    user: &UserEntry,
+    shard: u32,
+    sql: &str,
+    wanted: &ParamMap,
+) -> Result<ShardReply, ErrorResponse> {
+    let pool = user.shard_pools.get(shard as usize).ok_or_else(|| {
+        ErrorResponse::error(SqlState::SystemError, format!("shard {shard} is not configured"))
+    })?;
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| checkout_error(e, user, pool.manager()))?;
+    apply_params(&mut conn, wanted).await?;
+    let reply = conn.collect_query(sql).await.map_err(|e| {
+        ErrorResponse::error(
+            SqlState::ConnectionFailure,
+            format!("shard {shard} ({}) failed during a scattered statement: {e}", pool.manager().target().label),
+        )
+        .with_hint("the statement may have been applied on other shards; retry when the shard is back")
+    })?;
+    if !conn.is_idle() {
+        // A scattered statement must not leave a transaction open.
+        conn.broken = true;
+    }
+    Ok(ShardReply { shard, reply })
+}

@@ -1,0 +1,4 @@
+//! Scatter-gather: running one read on every shard and merging the answers.
+
+pub mod execute;
+pub mod merge;

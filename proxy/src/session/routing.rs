@@ -1,0 +1,451 @@
+//! Shard routing of a client's statements (only with more than one
+//! shard): asks the router where each simple query or Bind goes, holds
+//! BEGIN back until a statement fixes the shard, keeps a transaction on its
+//! shard, makes pipelined work for another shard wait its turn, scatters
+//! unkeyed reads and broadcasts DDL and writes to global tables.
+
+use super::expect::Expect;
+use super::Session;
+use crate::config::PoolMode;
+use crate::protocol::builder;
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::scatter::execute::{run_on_shards, ShardReply};
+use crate::scatter::merge::{merge, ShardResult};
+use bytes::{Bytes, BytesMut};
+use shardwire_router::{Decision, RouteError, SessionHints, StatementKind, Target};
+
+/// Where a statement can run right now.
+pub(super) enum Placement {
+    /// Attached to the right shard; forward it.
+    Ready,
+    /// Earlier pipelined work still runs on another shard: wait.
+    Stall,
+    /// Refused; tell the client.
+    Refused(ErrorResponse),
+}
+
+/// A routing refusal as the client sees it.
+pub(super) fn route_error(e: &RouteError) -> ErrorResponse {
+    let state = match e.sqlstate() {
+        "22P02" => SqlState::FromServer(*b"22P02"),
+        _ => SqlState::FeatureNotSupported,
+    };
+    let mut error = ErrorResponse::error(state, e.message());
+    if let Some(h) = e.hint() {
+        error = error.with_hint(h);
+    }
+    error
+}
+
+impl Session {
+    /// Whether statements are routed between several shards.
+    pub(super) fn sharded(&self) -> bool {
+        self.user.shard_pools.len() > 1
+    }
+
+    /// The routing hints in force (SET LOCAL over SET).
+    pub(super) fn current_hints(&self) -> SessionHints {
+        match &self.local_hints {
+            Some(local) => SessionHints {
+                user_id: local.user_id.or(self.hints.user_id),
+                shard: local.shard.or(self.hints.shard),
+            },
+            None => self.hints.clone(),
+        }
+    }
+
+    /// Transaction status for a ReadyForQuery the proxy writes itself.
+    pub(super) fn local_status(&self) -> u8 {
+        match &self.server {
+            Some(a) => a.conn.status,
+            None if !self.held.is_empty() => b'T',
+            None => b'I',
+        }
+    }
+
+    /// Whether the client is inside a transaction block.
+    pub(super) fn in_transaction(&self) -> bool {
+        self.local_status() != b'I'
+    }
+
+    /// Gets the session onto `shard`: attaches (replaying a held BEGIN), or
+    /// says why it cannot be done now.
+    pub(super) async fn place_on(&mut self, shard: u32) -> Placement {
+        if let Some(a) = &self.server {
+            if a.shard == shard {
+                return Placement::Ready;
+            }
+            if self.mode == PoolMode::Session {
+                return Placement::Refused(
+                    ErrorResponse::error(
+                        SqlState::FeatureNotSupported,
+                        format!(
+                            "this statement routes to shard {shard}, but session pooling keeps the session on shard {}",
+                            a.shard
+                        ),
+                    )
+                    .with_hint("use pool_mode = \"transaction\" for sessions that span shards"),
+                );
+            }
+            if a.conn.status != b'I' {
+                return Placement::Refused(
+                    ErrorResponse::error(
+                        SqlState::FeatureNotSupported,
+                        format!(
+                            "this statement routes to shard {shard}, but the transaction in progress runs on shard {}",
+                            a.shard
+                        ),
+                    )
+                    .with_detail("a transaction stays on the shard of its first statement; cross-shard transactions are not supported")
+                    .with_hint("commit or roll back first, or keep the transaction to one user_id"),
+                );
+            }
+            return Placement::Stall;
+        }
+        if let Err(e) = self.attach_to(shard).await {
+            return Placement::Refused(e);
+        }
+        self.replay_held();
+        Placement::Ready
+    }
+
+    /// Sends the held-back BEGIN (and SET LOCALs) ahead of the statement
+    /// that fixed the shard; their replies are swallowed.
+    fn replay_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let Some(a) = self.server.as_mut() else {
+            return;
+        };
+        for frame in held {
+            a.conn.send(&frame);
+            self.expect.push(Expect::InjectedQuery);
+        }
+    }
+
+    /// Answers the client for a statement the proxy completed itself.
+    pub(super) fn answer_locally(&mut self, tag: &str) {
+        let mut out = BytesMut::new();
+        builder::command_complete(&mut out, tag);
+        builder::ready_for_query(&mut out, self.local_status());
+        self.emit(out.freeze());
+    }
+
+    /// Routing hints set with `SET [LOCAL] shardwire.user_id|shard = …` or
+    /// `RESET shardwire.…`: kept by the proxy, answered locally.
+    pub(super) fn take_hint_setting(&mut self, sql: &str) -> Option<Result<&'static str, ErrorResponse>> {
+        let setting = parse_hint_setting(sql)?;
+        let result = match setting {
+            HintSetting::Set { local, name, value } => {
+                let target = if local {
+                    if !self.in_transaction() {
+                        // As PostgreSQL: SET LOCAL outside a transaction has no effect.
+                        return Some(Ok("SET"));
+                    }
+                    self.local_hints.get_or_insert_with(SessionHints::default)
+                } else {
+                    &mut self.hints
+                };
+                match (name, value) {
+                    (HintName::UserId, Some(v)) => {
+                        target.user_id = Some(v);
+                        Ok("SET")
+                    }
+                    (HintName::Shard, Some(v)) if v >= 0 && (v as usize) < self.user.shard_pools.len() => {
+                        target.shard = Some(v as u32);
+                        Ok("SET")
+                    }
+                    (HintName::Shard, Some(v)) => Err(ErrorResponse::error(
+                        SqlState::FromServer(*b"22023"),
+                        format!(
+                            "shardwire.shard must be between 0 and {}, not {v}",
+                            self.user.shard_pools.len() - 1
+                        ),
+                    )),
+                    (_, None) => Err(ErrorResponse::error(
+                        SqlState::FromServer(*b"22P02"),
+                        "shardwire.user_id and shardwire.shard take an integer",
+                    )),
+                }
+            }
+            HintSetting::Reset(name) => {
+                match name {
+                    HintName::UserId => self.hints.user_id = None,
+                    HintName::Shard => self.hints.shard = None,
+                }
+                Ok("RESET")
+            }
+        };
+        Some(result)
+    }
+
+    /// Runs an unkeyed read on several shards and merges the answers.
+    pub(super) async fn scatter_read(&mut self, sql: &str, shards: Vec<u32>, decision: &Decision) {
+        let text = decision.rewritten_sql.as_deref().unwrap_or(sql);
+        let mut out = BytesMut::new();
+        match run_on_shards(&self.user, &shards, text, &self.wanted).await {
+            Err(e) => e.encode(&mut out),
+            Ok(replies) => {
+                if let Some(error) = first_error(&replies) {
+                    out.extend_from_slice(&error);
+                } else {
+                    if let Some(first) = replies.first() {
+                        for n in &first.reply.notices {
+                            out.extend_from_slice(n);
+                        }
+                    }
+                    let results = replies
+                        .into_iter()
+                        .map(|r| ShardResult {
+                            row_description: r.reply.row_description,
+                            rows: r.reply.rows,
+                            command_tag: r.reply.command_tags.last().cloned().unwrap_or_default(),
+                        })
+                        .collect();
+                    match merge(results, decision.merge.as_ref()) {
+                        Ok(frames) => out.extend_from_slice(&frames),
+                        Err(e) => ErrorResponse::error(
+                            SqlState::FeatureNotSupported,
+                            format!("cannot merge the shards' answers: {e}"),
+                        )
+                        .encode(&mut out),
+                    }
+                }
+            }
+        }
+        builder::ready_for_query(&mut out, self.local_status());
+        self.emit(out.freeze());
+    }
+
+    /// Runs DDL, or a write to a global table, on every shard.
+    pub(super) async fn broadcast(&mut self, sql: &str) {
+        let shards: Vec<u32> = (0..self.user.shard_pools.len() as u32).collect();
+        let mut out = BytesMut::new();
+        match run_on_shards(&self.user, &shards, sql, &self.wanted).await {
+            Err(e) => e.encode(&mut out),
+            Ok(replies) => {
+                let failed: Vec<&ShardReply> = replies.iter().filter(|r| r.reply.error.is_some()).collect();
+                if failed.is_empty() {
+                    if let Some(first) = replies.first() {
+                        let r = &first.reply;
+                        for n in &r.notices {
+                            out.extend_from_slice(n);
+                        }
+                        if let Some(t) = &r.row_description {
+                            out.extend_from_slice(t);
+                        }
+                        for row in &r.rows {
+                            out.extend_from_slice(row);
+                        }
+                        for tag in &r.command_tags {
+                            builder::command_complete(&mut out, tag);
+                        }
+                    }
+                } else if failed.len() == replies.len() {
+                    if let Some(error) = first_error(&replies) {
+                        out.extend_from_slice(&error);
+                    }
+                } else {
+                    let applied: Vec<String> = replies
+                        .iter()
+                        .filter(|r| r.reply.error.is_none())
+                        .map(|r| r.shard.to_string())
+                        .collect();
+                    let failed_on: Vec<String> = failed.iter().map(|r| r.shard.to_string()).collect();
+                    let (first_failure, _) = failed[0].reply.error.as_ref().map(|(e, b)| (e.clone(), b.clone())).unwrap_or_default();
+                    ErrorResponse::error(
+                        first_failure.state(),
+                        format!(
+                            "statement failed on shard(s) {} but was applied on shard(s) {}: {}",
+                            failed_on.join(", "),
+                            applied.join(", "),
+                            first_failure.message
+                        ),
+                    )
+                    .with_hint("the shards now differ: fix the cause and re-run the statement on the failed shard(s) with /* shardwire: shard=N */")
+                    .encode(&mut out);
+                }
+            }
+        }
+        builder::ready_for_query(&mut out, self.local_status());
+        self.emit(out.freeze());
+    }
+
+    /// Routes and places a simple query on a sharded cluster. Returns
+    /// false when it must wait (stall) for pipelined work to finish.
+    pub(super) async fn route_query(&mut self, frame: &[u8], sql: &str) -> bool {
+        if let Some(result) = self.take_hint_setting(sql) {
+            match result {
+                Ok(tag) => self.answer_locally(tag),
+                Err(e) => self.refuse_simple(e),
+            }
+            return true;
+        }
+        let decision = match self.ctx.router.route(sql, &self.current_hints()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.refuse_simple(route_error(&e));
+                return true;
+            }
+        };
+        if self.server.is_none() {
+            match decision.kind {
+                StatementKind::Begin => {
+                    self.held.push(Bytes::copy_from_slice(frame));
+                    self.answer_locally("BEGIN");
+                    return true;
+                }
+                StatementKind::Commit | StatementKind::Rollback if !self.held.is_empty() => {
+                    self.held.clear();
+                    self.local_hints = None;
+                    let tag = if decision.kind == StatementKind::Commit { "COMMIT" } else { "ROLLBACK" };
+                    self.answer_locally(tag);
+                    return true;
+                }
+                StatementKind::Session if !self.held.is_empty() && is_set_local(sql) => {
+                    self.held.push(Bytes::copy_from_slice(frame));
+                    self.answer_locally("SET");
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        let shard = match decision.target {
+            Target::Shard(k) => k,
+            Target::AnyShard => self.server.as_ref().map_or_else(|| self.default_shard(), |a| a.shard),
+            Target::Shards(_) | Target::AllShards => {
+                if self.in_transaction() {
+                    self.refuse_simple(
+                        ErrorResponse::error(
+                            SqlState::FeatureNotSupported,
+                            "this statement needs several shards, which is not supported inside a transaction",
+                        )
+                        .with_hint("run it outside the transaction, or constrain it to one user_id"),
+                    );
+                    return true;
+                }
+                if !self.expect.is_empty() {
+                    return false; // let pipelined work finish first
+                }
+                let shards = match decision.target {
+                    Target::Shards(ref v) => v.clone(),
+                    _ => (0..self.user.shard_pools.len() as u32).collect(),
+                };
+                match decision.kind {
+                    StatementKind::Read => self.scatter_read(sql, shards, &decision).await,
+                    _ => self.broadcast(sql).await,
+                }
+                return true;
+            }
+        };
+        match self.place_on(shard).await {
+            Placement::Ready => {
+                self.forward_query(frame);
+                true
+            }
+            Placement::Stall => false,
+            Placement::Refused(e) => {
+                self.refuse_simple(e);
+                true
+            }
+        }
+    }
+}
+
+fn first_error(replies: &[ShardReply]) -> Option<Bytes> {
+    replies.iter().find_map(|r| r.reply.error.as_ref().map(|(_, frame)| frame.clone()))
+}
+
+fn is_set_local(sql: &str) -> bool {
+    let words: Vec<String> = sql.split_whitespace().take(2).map(|w| w.to_ascii_lowercase()).collect();
+    words.len() == 2 && words[0] == "set" && words[1] == "local"
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum HintName {
+    UserId,
+    Shard,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum HintSetting {
+    Set { local: bool, name: HintName, value: Option<i64> },
+    Reset(HintName),
+}
+
+/// Reads `SET [SESSION|LOCAL] shardwire.user_id {=|TO} 42` and friends.
+fn parse_hint_setting(sql: &str) -> Option<HintSetting> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    let lower = text.to_ascii_lowercase();
+    let mut words = lower.split_whitespace();
+    let verb = words.next()?;
+    let mut next = words.next()?;
+    let name_of = |w: &str| match w {
+        "shardwire.user_id" => Some(HintName::UserId),
+        "shardwire.shard" => Some(HintName::Shard),
+        _ => None,
+    };
+    match verb {
+        "reset" => {
+            let name = name_of(next)?;
+            words.next().is_none().then_some(HintSetting::Reset(name))
+        }
+        "set" => {
+            let mut local = false;
+            if next == "local" || next == "session" {
+                local = next == "local";
+                next = words.next()?;
+            }
+            // `name=value` may come without spaces.
+            let (name_part, inline_value) = match next.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (next, None),
+            };
+            let name = name_of(name_part)?;
+            let rest: Vec<&str> = words.collect();
+            let value_text = match inline_value {
+                Some(v) if !v.is_empty() => v,
+                _ => {
+                    let rest = match rest.first() {
+                        Some(&"=") | Some(&"to") => &rest[1..],
+                        Some(w) if w.starts_with('=') => &rest[..],
+                        _ => &rest[..],
+                    };
+                    rest.join(" ").trim_start_matches('=').to_string()
+                }
+            };
+            let value = value_text.trim().trim_matches('\'').trim().parse::<i64>().ok();
+            Some(HintSetting::Set { local, name, value })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_hint_settings() {
+        assert_eq!(
+            parse_hint_setting("SET shardwire.user_id = 42"),
+            Some(HintSetting::Set { local: false, name: HintName::UserId, value: Some(42) })
+        );
+        assert_eq!(
+            parse_hint_setting("set local shardwire.user_id to '-7';"),
+            Some(HintSetting::Set { local: true, name: HintName::UserId, value: Some(-7) })
+        );
+        assert_eq!(
+            parse_hint_setting("SET shardwire.shard=3"),
+            Some(HintSetting::Set { local: false, name: HintName::Shard, value: Some(3) })
+        );
+        assert_eq!(
+            parse_hint_setting("SET shardwire.user_id = 'abc'"),
+            Some(HintSetting::Set { local: false, name: HintName::UserId, value: None })
+        );
+        assert_eq!(parse_hint_setting("RESET shardwire.user_id"), Some(HintSetting::Reset(HintName::UserId)));
+        assert_eq!(parse_hint_setting("SET search_path = x"), None);
+        assert_eq!(parse_hint_setting("SELECT 1"), None);
+        assert!(is_set_local("SET LOCAL work_mem = '1MB'"));
+        assert!(!is_set_local("SET work_mem = '1MB'"));
+    }
+}
