@@ -48,7 +48,10 @@ pub fn sharding_rules(config: &Config) -> ShardingRules {
         tables.insert(t.to_ascii_lowercase(), TableRule::Global);
     }
     for t in &sharding.tables {
-        tables.insert(t.name.to_ascii_lowercase(), TableRule::ShardedBy(t.key.to_ascii_lowercase()));
+        tables.insert(
+            t.name.to_ascii_lowercase(),
+            TableRule::ShardedBy(t.key.to_ascii_lowercase()),
+        );
     }
     ShardingRules {
         shard_count: config.shards.len().max(1) as u32,
@@ -56,7 +59,11 @@ pub fn sharding_rules(config: &Config) -> ShardingRules {
             crate::config::ShardFunctionName::Modulo => ShardFunction::Modulo,
             crate::config::ShardFunctionName::PgHash => ShardFunction::PgHash,
         },
-        key_columns: sharding.key_columns.iter().map(|c| c.to_ascii_lowercase()).collect(),
+        key_columns: sharding
+            .key_columns
+            .iter()
+            .map(|c| c.to_ascii_lowercase())
+            .collect(),
         tables,
     }
 }

@@ -70,17 +70,22 @@ fn words(stmt: &str, max: usize) -> Vec<String> {
             let end = body.find('"').unwrap_or(body.len());
             out.push(body[..end].to_string());
             s = body.get(end + 1..).unwrap_or("");
-        } else if c.is_ascii_alphanumeric() || c == b'_' {
+        } else if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
             let end = s
                 .find(|ch: char| {
-                    !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.' || ch == '$')
+                    !(ch.is_ascii_alphanumeric()
+                        || ch == '_'
+                        || ch == '.'
+                        || ch == '$'
+                        || !ch.is_ascii())
                 })
                 .unwrap_or(s.len());
             out.push(s[..end].to_ascii_lowercase());
             s = &s[end..];
         } else {
-            out.push(s[..1].to_string());
-            s = &s[1..];
+            let len = s.chars().next().map_or(1, char::len_utf8);
+            out.push(s[..len].to_string());
+            s = &s[len..];
         }
         s = skip_space_and_comments(s);
     }
@@ -184,6 +189,12 @@ mod tests {
             session_effects("SET NAMES 'UTF8'"),
             vec![Set("client_encoding".into())]
         );
+    }
+
+    #[test]
+    fn non_ascii_input_does_not_panic() {
+        assert_eq!(session_effects("SET ü = 1; ü"), vec![Set("ü".into())]);
+        assert!(session_effects("üFC </= R$oon0LE; é").is_empty());
     }
 
     #[test]

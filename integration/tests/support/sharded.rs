@@ -51,23 +51,37 @@ impl Sharded {
             .expect("reference");
         for node in shards.iter().chain(std::iter::once(&reference)) {
             rig.create_user(node, "app", "app").await.expect("user");
-            rig.create_user(node, "trustuser", "trustpw").await.expect("user");
+            rig.create_user(node, "trustuser", "trustpw")
+                .await
+                .expect("user");
             rig.create_database(node, "app", "app").await.expect("db");
         }
         for (k, node) in shards.iter().enumerate() {
             let c = node.connect("app", "app", "app").await.expect("shard");
             let check = |col: &str| format!("CHECK ((({col} % 6) + 6) % 6 = {k})");
-            c.batch_execute(&schema(&check)).await.expect("shard schema");
+            c.batch_execute(&schema(&check))
+                .await
+                .expect("shard schema");
             c.batch_execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO trustuser")
                 .await
                 .expect("grant");
         }
-        let r = reference.connect("app", "app", "app").await.expect("reference");
-        r.batch_execute(&schema(&|_| "CHECK (true)".to_string())).await.expect("reference schema");
+        let r = reference
+            .connect("app", "app", "app")
+            .await
+            .expect("reference");
+        r.batch_execute(&schema(&|_| "CHECK (true)".to_string()))
+            .await
+            .expect("reference schema");
 
         let shard_entries: String = shards
             .iter()
-            .map(|n| format!("[[shards]]\nprimary = {{ host = \"127.0.0.1\", port = {} }}\n", n.port()))
+            .map(|n| {
+                format!(
+                    "[[shards]]\nprimary = {{ host = \"127.0.0.1\", port = {} }}\n",
+                    n.port()
+                )
+            })
             .collect();
         let config = format!(
             r#"
@@ -127,15 +141,23 @@ auth = "trust"
     }
 
     pub async fn shard(&self, k: usize) -> Client {
-        self.shards[k].connect("app", "app", "app").await.expect("shard direct")
+        self.shards[k]
+            .connect("app", "app", "app")
+            .await
+            .expect("shard direct")
     }
 
     pub async fn reference(&self) -> Client {
-        self.reference.connect("app", "app", "app").await.expect("reference direct")
+        self.reference
+            .connect("app", "app", "app")
+            .await
+            .expect("reference direct")
     }
 
     /// The port of the server that answered, as seen through the proxy.
     pub fn shard_with_port(&self, port: &str) -> Option<usize> {
-        self.shards.iter().position(|n| n.port().to_string() == port)
+        self.shards
+            .iter()
+            .position(|n| n.port().to_string() == port)
     }
 }

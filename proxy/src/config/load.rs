@@ -132,7 +132,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         if n as usize != c.shards.len() {
             return Err(invalid(
                 "sharding.shards",
-                format!("says {n} but {} [[shards]] entries are listed", c.shards.len()),
+                format!(
+                    "says {n} but {} [[shards]] entries are listed",
+                    c.shards.len()
+                ),
             ));
         }
     }
@@ -141,9 +144,16 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     for (i, t) in c.sharding.tables.iter().enumerate() {
         if t.name.is_empty() || t.key.is_empty() {
-            return Err(invalid(format!("sharding.tables[{i}]"), "name and key must not be empty"));
+            return Err(invalid(
+                format!("sharding.tables[{i}]"),
+                "name and key must not be empty",
+            ));
         }
-        if c.sharding.global_tables.iter().any(|g| g.eq_ignore_ascii_case(&t.name)) {
+        if c.sharding
+            .global_tables
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(&t.name))
+        {
             return Err(invalid(
                 format!("sharding.tables[{i}].name"),
                 format!("`{}` is also listed in sharding.global_tables", t.name),

@@ -26,7 +26,9 @@ pub async fn run_on_shards(
     sql: &str,
     wanted: &ParamMap,
 ) -> Result<Vec<ShardReply>, ErrorResponse> {
-    let runs = shards.iter().map(|&shard| run_on_shard(user, shard, sql, wanted));
+    let runs = shards
+        .iter()
+        .map(|&shard| run_on_shard(user, shard, sql, wanted));
     let results = futures_util::future::join_all(runs).await;
     results.into_iter().collect()
 }
@@ -38,7 +40,10 @@ async fn run_on_shard(
     wanted: &ParamMap,
 ) -> Result<ShardReply, ErrorResponse> {
     let pool = user.shard_pools.get(shard as usize).ok_or_else(|| {
-        ErrorResponse::error(SqlState::SystemError, format!("shard {shard} is not configured"))
+        ErrorResponse::error(
+            SqlState::SystemError,
+            format!("shard {shard} is not configured"),
+        )
     })?;
     let mut conn = pool
         .get()
@@ -48,9 +53,14 @@ async fn run_on_shard(
     let reply = conn.collect_query(sql).await.map_err(|e| {
         ErrorResponse::error(
             SqlState::ConnectionFailure,
-            format!("shard {shard} ({}) failed during a scattered statement: {e}", pool.manager().target().label),
+            format!(
+                "shard {shard} ({}) failed during a scattered statement: {e}",
+                pool.manager().target().label
+            ),
         )
-        .with_hint("the statement may have been applied on other shards; retry when the shard is back")
+        .with_hint(
+            "the statement may have been applied on other shards; retry when the shard is back",
+        )
     })?;
     if !conn.is_idle() {
         // A scattered statement must not leave a transaction open.

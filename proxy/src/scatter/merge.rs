@@ -178,9 +178,11 @@ fn check_same_columns(expected: &[Field], got: &[Field], shard: usize) -> Result
     Ok(())
 }
 
-/// Checks that every column the spec names exists.
+/// Checks that every column the spec names exists. `output_columns` may
+/// be `usize::MAX`: the router could not count a `*` select list, and
+/// nothing hidden was appended.
 fn check_columns(spec: &MergeSpec, width: usize) -> Result<(), MergeError> {
-    if spec.output_columns > width {
+    if spec.output_columns != usize::MAX && spec.output_columns > width {
         return Err(MergeError::Mismatch(format!(
             "the merge expects {} output columns but shards returned {width}",
             spec.output_columns

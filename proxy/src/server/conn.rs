@@ -262,6 +262,79 @@ impl ServerConn {
         }
     }
 
+    /// Runs a simple query on behalf of a client (scatter reads, DDL
+    /// broadcast) and keeps the reply frames as received.
+    pub async fn collect_query(&mut self, sql: &str) -> Result<CollectedReply, ServerConnError> {
+        let result = self.collect_query_inner(sql).await;
+        if matches!(result, Err(ServerConnError::Wire(_))) {
+            self.broken = true;
+        }
+        result
+    }
+
+    async fn collect_query_inner(&mut self, sql: &str) -> Result<CollectedReply, ServerConnError> {
+        self.out.clear();
+        self.in_sync = false;
+        builder::query(&mut self.out, sql);
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(WireError::Io)?;
+        self.out.clear();
+        let mut reply = CollectedReply::default();
+        loop {
+            let frame = read_frame(&mut self.stream, &mut self.inbuf, SERVER_FRAME_LIMIT).await?;
+            let whole = || {
+                let mut b = BytesMut::with_capacity(frame.body.len() + 5);
+                b.extend_from_slice(&[frame.tag]);
+                b.extend_from_slice(&((frame.body.len() + 4) as u32).to_be_bytes());
+                b.extend_from_slice(&frame.body);
+                b.freeze()
+            };
+            match frame.tag {
+                b'T' if reply.row_description.is_none() => reply.row_description = Some(whole()),
+                b'D' => reply.rows.push(whole()),
+                b'C' => {
+                    let tag = BodyReader::new(&frame.body)
+                        .cstr_utf8()
+                        .unwrap_or("")
+                        .to_string();
+                    reply.command_tags.push(tag);
+                }
+                b'E' => {
+                    let e = ServerError::parse(&frame.body);
+                    if e.is_fatal() {
+                        self.broken = true;
+                    }
+                    if reply.error.is_none() {
+                        reply.error = Some((e, whole()));
+                    }
+                }
+                b'N' => reply.notices.push(whole()),
+                b'S' => {
+                    let mut r = BodyReader::new(&frame.body);
+                    if let (Some(n), Some(v)) = (r.cstr_utf8(), r.cstr_utf8()) {
+                        self.params.on_status(n, v, true);
+                    }
+                }
+                b'Z' => {
+                    self.status = BodyReader::new(&frame.body).u8().unwrap_or(b'I');
+                    self.in_sync = true;
+                    return Ok(reply);
+                }
+                b'G' | b'H' | b'W' => {
+                    // COPY cannot be scattered; the server now waits for
+                    // data that will never come.
+                    self.broken = true;
+                    return Err(ServerConnError::Wire(WireError::Io(std::io::Error::other(
+                        "COPY is not supported in scatter-gather or broadcast statements",
+                    ))));
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Queues bytes to send; the server owes a ReadyForQuery from now on.
     pub fn send(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);

@@ -86,7 +86,10 @@ impl Session {
     /// Attaches a connection to `shard`'s primary. Must not be attached.
     pub(super) async fn attach_to(&mut self, shard: u32) -> Result<(), ErrorResponse> {
         let pool = self.user.shard_pools.get(shard as usize).ok_or_else(|| {
-            ErrorResponse::error(SqlState::SystemError, format!("shard {shard} is not configured"))
+            ErrorResponse::error(
+                SqlState::SystemError,
+                format!("shard {shard} is not configured"),
+            )
         })?;
         let mut conn = pool
             .get()
@@ -242,7 +245,10 @@ impl Session {
 }
 
 /// Brings a server's session parameters in line with a client's.
-pub(crate) async fn apply_params(conn: &mut ServerConn, wanted: &ParamMap) -> Result<(), ErrorResponse> {
+pub(crate) async fn apply_params(
+    conn: &mut ServerConn,
+    wanted: &ParamMap,
+) -> Result<(), ErrorResponse> {
     if let Some(sql) = conn.params.sync_sql(wanted) {
         internal_query(conn, &sql, true).await?;
         conn.params.applied(wanted);

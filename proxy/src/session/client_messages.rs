@@ -4,16 +4,16 @@
 //! server, DEALLOCATE), or refuse it with an ErrorResponse.
 
 use super::expect::Expect;
+use super::routing::Placement;
 use super::statements::PreparedStatement;
 use super::{Session, SessionEnd};
 use crate::config::PoolMode;
+use crate::protocol::bind;
 use crate::protocol::builder;
 use crate::protocol::frame::{describe_tag, peek_header};
 use crate::protocol::reader::BodyReader;
 use crate::protocol::{ErrorResponse, SqlState};
 use bytes::{Bytes, BytesMut};
-use super::routing::Placement;
-use crate::protocol::bind;
 use shardwire_router::{session_effects, BindParam, SessionEffect, StatementKind, Target};
 use std::sync::Arc;
 
@@ -87,11 +87,19 @@ impl Session {
         match tag {
             b'Q' => self.on_query(frame, body).await,
             b'B' => self.on_bind(frame, body).await,
-            other => self.on_other_message(other, frame, body).await.map(|()| Flow::Done),
+            other => self
+                .on_other_message(other, frame, body)
+                .await
+                .map(|()| Flow::Done),
         }
     }
 
-    async fn on_other_message(&mut self, tag: u8, frame: &BytesMut, body: &[u8]) -> Result<(), SessionEnd> {
+    async fn on_other_message(
+        &mut self,
+        tag: u8,
+        frame: &BytesMut,
+        body: &[u8],
+    ) -> Result<(), SessionEnd> {
         match tag {
             b'P' => self.on_parse(frame, body).await,
             b'D' => self.on_describe(frame, body).await,
@@ -232,7 +240,9 @@ impl Session {
     }
 
     async fn on_query(&mut self, frame: &[u8], body: &[u8]) -> Result<Flow, SessionEnd> {
-        let sql = BodyReader::new(body).cstr().ok_or_else(|| malformed("Query"))?;
+        let sql = BodyReader::new(body)
+            .cstr()
+            .ok_or_else(|| malformed("Query"))?;
         if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
             return Ok(Flow::Done);
         }
@@ -305,7 +315,11 @@ impl Session {
             if name.is_empty() {
                 self.unnamed_parse = Some(Bytes::copy_from_slice(frame));
                 self.unnamed_statement = plan.map(|p| {
-                    Arc::new(PreparedStatement::new(&self.ctx.statements, after_name, Some(p)))
+                    Arc::new(PreparedStatement::new(
+                        &self.ctx.statements,
+                        after_name,
+                        Some(p),
+                    ))
                 });
             }
             if self.sharded() && self.server.is_none() {
@@ -342,7 +356,11 @@ impl Session {
             ));
             return Ok(());
         }
-        let stmt = Arc::new(PreparedStatement::new(&self.ctx.statements, after_name, plan));
+        let stmt = Arc::new(PreparedStatement::new(
+            &self.ctx.statements,
+            after_name,
+            plan,
+        ));
         if self.sharded() && self.server.is_none() {
             self.statements.insert(name, stmt);
             let mut out = BytesMut::new();
@@ -494,7 +512,11 @@ impl Session {
                 type_oid: stmt.param_types.get(i).copied().unwrap_or(0),
             })
             .collect();
-        let decision = match self.ctx.router.route_bind(plan, &params, &self.current_hints()) {
+        let decision = match self
+            .ctx
+            .router
+            .route_bind(plan, &params, &self.current_hints())
+        {
             Ok(d) => d,
             Err(e) => {
                 self.refuse_extended(super::routing::route_error(&e));
@@ -510,7 +532,11 @@ impl Session {
                 StatementKind::Commit | StatementKind::Rollback if !self.held.is_empty() => {
                     self.held.clear();
                     self.local_hints = None;
-                    Some(if decision.kind == StatementKind::Commit { "COMMIT" } else { "ROLLBACK" })
+                    Some(if decision.kind == StatementKind::Commit {
+                        "COMMIT"
+                    } else {
+                        "ROLLBACK"
+                    })
                 }
                 _ => None,
             };
@@ -539,7 +565,7 @@ impl Session {
     }
 
     async fn place_or_refuse(&mut self, shard: Option<u32>) -> BindRoute {
-        let shard = shard.unwrap_or_else(|| self.server.as_ref().map_or_else(|| self.default_shard(), |a| a.shard));
+        let shard = shard.unwrap_or_else(|| self.any_shard());
         match self.place_on(shard).await {
             Placement::Ready => BindRoute::Proceed,
             Placement::Stall => BindRoute::Stall,

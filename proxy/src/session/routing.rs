@@ -54,6 +54,28 @@ impl Session {
         }
     }
 
+    /// The shard a session-level hint (`SET shardwire.user_id/shard`)
+    /// points at, for statements that could run anywhere.
+    pub(super) fn hinted_shard(&self) -> Option<u32> {
+        let hints = self.current_hints();
+        if let Some(shard) = hints.shard {
+            return Some(shard);
+        }
+        let rules = self.ctx.router.rules();
+        hints
+            .user_id
+            .map(|key| shardwire_router::shard_for_key(rules.function, key, rules.shard_count))
+    }
+
+    /// Where a statement that touches no sharded table runs: the shard in
+    /// use, else the hinted one, else the session's default.
+    pub(super) fn any_shard(&self) -> u32 {
+        match &self.server {
+            Some(a) => a.shard,
+            None => self.hinted_shard().unwrap_or_else(|| self.default_shard()),
+        }
+    }
+
     /// Transaction status for a ReadyForQuery the proxy writes itself.
     pub(super) fn local_status(&self) -> u8 {
         match &self.server {
@@ -132,7 +154,10 @@ impl Session {
 
     /// Routing hints set with `SET [LOCAL] shardwire.user_id|shard = …` or
     /// `RESET shardwire.…`: kept by the proxy, answered locally.
-    pub(super) fn take_hint_setting(&mut self, sql: &str) -> Option<Result<&'static str, ErrorResponse>> {
+    pub(super) fn take_hint_setting(
+        &mut self,
+        sql: &str,
+    ) -> Option<Result<&'static str, ErrorResponse>> {
         let setting = parse_hint_setting(sql)?;
         let result = match setting {
             HintSetting::Set { local, name, value } => {
@@ -150,7 +175,9 @@ impl Session {
                         target.user_id = Some(v);
                         Ok("SET")
                     }
-                    (HintName::Shard, Some(v)) if v >= 0 && (v as usize) < self.user.shard_pools.len() => {
+                    (HintName::Shard, Some(v))
+                        if v >= 0 && (v as usize) < self.user.shard_pools.len() =>
+                    {
                         target.shard = Some(v as u32);
                         Ok("SET")
                     }
@@ -223,7 +250,8 @@ impl Session {
         match run_on_shards(&self.user, &shards, sql, &self.wanted).await {
             Err(e) => e.encode(&mut out),
             Ok(replies) => {
-                let failed: Vec<&ShardReply> = replies.iter().filter(|r| r.reply.error.is_some()).collect();
+                let failed: Vec<&ShardReply> =
+                    replies.iter().filter(|r| r.reply.error.is_some()).collect();
                 if failed.is_empty() {
                     if let Some(first) = replies.first() {
                         let r = &first.reply;
@@ -250,8 +278,14 @@ impl Session {
                         .filter(|r| r.reply.error.is_none())
                         .map(|r| r.shard.to_string())
                         .collect();
-                    let failed_on: Vec<String> = failed.iter().map(|r| r.shard.to_string()).collect();
-                    let (first_failure, _) = failed[0].reply.error.as_ref().map(|(e, b)| (e.clone(), b.clone())).unwrap_or_default();
+                    let failed_on: Vec<String> =
+                        failed.iter().map(|r| r.shard.to_string()).collect();
+                    let (first_failure, _) = failed[0]
+                        .reply
+                        .error
+                        .as_ref()
+                        .map(|(e, b)| (e.clone(), b.clone()))
+                        .unwrap_or_default();
                     ErrorResponse::error(
                         first_failure.state(),
                         format!(
@@ -297,7 +331,11 @@ impl Session {
                 StatementKind::Commit | StatementKind::Rollback if !self.held.is_empty() => {
                     self.held.clear();
                     self.local_hints = None;
-                    let tag = if decision.kind == StatementKind::Commit { "COMMIT" } else { "ROLLBACK" };
+                    let tag = if decision.kind == StatementKind::Commit {
+                        "COMMIT"
+                    } else {
+                        "ROLLBACK"
+                    };
                     self.answer_locally(tag);
                     return true;
                 }
@@ -311,7 +349,7 @@ impl Session {
         }
         let shard = match decision.target {
             Target::Shard(k) => k,
-            Target::AnyShard => self.server.as_ref().map_or_else(|| self.default_shard(), |a| a.shard),
+            Target::AnyShard => self.any_shard(),
             Target::Shards(_) | Target::AllShards => {
                 if self.in_transaction() {
                     self.refuse_simple(
@@ -352,11 +390,17 @@ impl Session {
 }
 
 fn first_error(replies: &[ShardReply]) -> Option<Bytes> {
-    replies.iter().find_map(|r| r.reply.error.as_ref().map(|(_, frame)| frame.clone()))
+    replies
+        .iter()
+        .find_map(|r| r.reply.error.as_ref().map(|(_, frame)| frame.clone()))
 }
 
 fn is_set_local(sql: &str) -> bool {
-    let words: Vec<String> = sql.split_whitespace().take(2).map(|w| w.to_ascii_lowercase()).collect();
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(2)
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
     words.len() == 2 && words[0] == "set" && words[1] == "local"
 }
 
@@ -368,7 +412,11 @@ enum HintName {
 
 #[derive(Debug, PartialEq, Eq)]
 enum HintSetting {
-    Set { local: bool, name: HintName, value: Option<i64> },
+    Set {
+        local: bool,
+        name: HintName,
+        value: Option<i64>,
+    },
     Reset(HintName),
 }
 
@@ -413,7 +461,12 @@ fn parse_hint_setting(sql: &str) -> Option<HintSetting> {
                     rest.join(" ").trim_start_matches('=').to_string()
                 }
             };
-            let value = value_text.trim().trim_matches('\'').trim().parse::<i64>().ok();
+            let value = value_text
+                .trim()
+                .trim_matches('\'')
+                .trim()
+                .parse::<i64>()
+                .ok();
             Some(HintSetting::Set { local, name, value })
         }
         _ => None,
@@ -428,21 +481,40 @@ mod tests {
     fn reads_hint_settings() {
         assert_eq!(
             parse_hint_setting("SET shardwire.user_id = 42"),
-            Some(HintSetting::Set { local: false, name: HintName::UserId, value: Some(42) })
+            Some(HintSetting::Set {
+                local: false,
+                name: HintName::UserId,
+                value: Some(42)
+            })
         );
         assert_eq!(
             parse_hint_setting("set local shardwire.user_id to '-7';"),
-            Some(HintSetting::Set { local: true, name: HintName::UserId, value: Some(-7) })
+            Some(HintSetting::Set {
+                local: true,
+                name: HintName::UserId,
+                value: Some(-7)
+            })
         );
         assert_eq!(
             parse_hint_setting("SET shardwire.shard=3"),
-            Some(HintSetting::Set { local: false, name: HintName::Shard, value: Some(3) })
+            Some(HintSetting::Set {
+                local: false,
+                name: HintName::Shard,
+                value: Some(3)
+            })
         );
         assert_eq!(
             parse_hint_setting("SET shardwire.user_id = 'abc'"),
-            Some(HintSetting::Set { local: false, name: HintName::UserId, value: None })
+            Some(HintSetting::Set {
+                local: false,
+                name: HintName::UserId,
+                value: None
+            })
         );
-        assert_eq!(parse_hint_setting("RESET shardwire.user_id"), Some(HintSetting::Reset(HintName::UserId)));
+        assert_eq!(
+            parse_hint_setting("RESET shardwire.user_id"),
+            Some(HintSetting::Reset(HintName::UserId))
+        );
         assert_eq!(parse_hint_setting("SET search_path = x"), None);
         assert_eq!(parse_hint_setting("SELECT 1"), None);
         assert!(is_set_local("SET LOCAL work_mem = '1MB'"));

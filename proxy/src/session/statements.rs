@@ -86,7 +86,10 @@ impl PreparedStatement {
 /// The query text and parameter types of a Parse body after the name.
 pub fn parse_tail(after_name: &[u8]) -> (String, Vec<u32>) {
     let mut r = BodyReader::new(after_name);
-    let sql = r.cstr().map(|q| String::from_utf8_lossy(q).into_owned()).unwrap_or_default();
+    let sql = r
+        .cstr()
+        .map(|q| String::from_utf8_lossy(q).into_owned())
+        .unwrap_or_default();
     let n = r.i16().unwrap_or(0).max(0);
     let types = (0..n).map_while(|_| r.i32().map(|t| t as u32)).collect();
     (sql, types)

@@ -167,36 +167,32 @@ impl Bound {
         }
     }
 
-    /// Folds one shard row's partial value into `acc`.
+    /// Folds one shard row's partial value into `acc`. NULL partials (no
+    /// non-NULL input on that shard) are skipped; `avg`'s count is added
+    /// whenever it is present.
     fn add(&self, acc: &mut Accumulator, row: &Fields) -> Result<(), MergeError> {
-        let raw = row.get(self.column).cloned().flatten();
-        let count = match self.count_column {
-            Some(c) => row
-                .get(c)
-                .cloned()
-                .flatten()
-                .map(|raw| parse_count(c, &raw))
-                .transpose()?,
-            None => None,
-        };
-        let Some(raw) = raw else {
-            // NULL partial: that shard had no (non-NULL) input; a count
-            // that goes with it is still added for avg.
-            if let (
-                Accumulator::ExactAvg { count: n, .. } | Accumulator::FloatAvg { count: n, .. },
-                Some(c),
-            ) = (acc, count)
-            {
-                *n = checked(n.checked_add(c))?;
+        if let (
+            Some(column),
+            Accumulator::ExactAvg { count, .. } | Accumulator::FloatAvg { count, .. },
+        ) = (self.count_column, &mut *acc)
+        {
+            if let Some(raw) = row.get(column).cloned().flatten() {
+                *count = checked(count.checked_add(parse_count(column, &raw)?))?;
             }
+        }
+        let Some(raw) = row.get(self.column).cloned().flatten() else {
             return Ok(());
         };
         match acc {
             Accumulator::Count(total) => {
                 *total = checked(total.checked_add(parse_count(self.column, &raw)?))?;
             }
-            Accumulator::ExactSum(sum) => add_exact(sum, self.parse_exact(&raw)?),
-            Accumulator::FloatSum { sum, .. } => add_float(sum, self.parse_float(&raw)?),
+            Accumulator::ExactSum(sum) | Accumulator::ExactAvg { sum, .. } => {
+                add_exact(sum, self.parse_exact(&raw)?);
+            }
+            Accumulator::FloatSum { sum, .. } | Accumulator::FloatAvg { sum, .. } => {
+                add_float(sum, self.parse_float(&raw)?);
+            }
             Accumulator::Extreme { best, keep } => {
                 let value =
                     Value::parse(self.kind, &raw).ok_or_else(|| invalid(self.column, &raw))?;
@@ -206,14 +202,6 @@ impl Bound {
                 if better {
                     *best = Some((value, raw));
                 }
-            }
-            Accumulator::ExactAvg { sum, count: n } => {
-                add_exact(sum, self.parse_exact(&raw)?);
-                *n = checked(n.checked_add(count.unwrap_or(0)))?;
-            }
-            Accumulator::FloatAvg { sum, count: n } => {
-                add_float(sum, self.parse_float(&raw)?);
-                *n = checked(n.checked_add(count.unwrap_or(0)))?;
             }
         }
         Ok(())

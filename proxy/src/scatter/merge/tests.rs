@@ -466,6 +466,18 @@ fn hidden_sort_column_is_dropped_from_description_and_rows() {
     assert_eq!(decoded.rows, [["x"], ["z"], ["y"]]);
 }
 
+#[test]
+fn unknown_output_count_keeps_every_column() {
+    // SELECT * ... ORDER BY 2: the router cannot count `*`.
+    let cols = [("id", INT4), ("name", TEXT)];
+    let results = vec![shard(&cols, &[&["1", "b"]]), shard(&cols, &[&["2", "a"]])];
+    let mut s = spec(usize::MAX);
+    s.order_by = vec![asc(1)];
+    let decoded = run(results, Some(&s));
+    assert_eq!(decoded.columns.len(), 2);
+    assert_eq!(decoded.rows, [["2", "a"], ["1", "b"]]);
+}
+
 // ---- aggregates ----
 
 /// `SELECT count(x), sum(x), min(x), max(x), avg(x)` with avg's count
