@@ -68,7 +68,7 @@ impl RouteError {
                 "shardwire: statements in one query string go to different shards".to_string()
             }
             RouteError::Unsupported { construct } => format!(
-                "shardwire: {construct} is not supported in a statement that spans several shards"
+                "shardwire: {construct} is not supported across shards (the statement would need several shards, or its shard is unknown)"
             ),
             RouteError::BadKey { detail } => format!("shardwire: invalid sharding key: {detail}"),
         }

@@ -12,7 +12,7 @@ use crate::protocol::{ErrorResponse, SqlState};
 use crate::scatter::execute::{run_on_shards, ShardReply};
 use crate::scatter::merge::{merge, ShardResult};
 use bytes::{Bytes, BytesMut};
-use shardwire_router::{Decision, RouteError, SessionHints, StatementKind, Target};
+use shardwire_router::{Decision, HintName, RouteError, SessionHints, StatementKind, Target};
 
 /// Where a statement can run right now.
 pub(super) enum Placement {
@@ -158,51 +158,43 @@ impl Session {
         &mut self,
         sql: &str,
     ) -> Option<Result<&'static str, ErrorResponse>> {
-        let setting = parse_hint_setting(sql)?;
-        let result = match setting {
-            HintSetting::Set { local, name, value } => {
-                let target = if local {
-                    if !self.in_transaction() {
-                        // As PostgreSQL: SET LOCAL outside a transaction has no effect.
-                        return Some(Ok("SET"));
-                    }
-                    self.local_hints.get_or_insert_with(SessionHints::default)
-                } else {
-                    &mut self.hints
-                };
-                match (name, value) {
-                    (HintName::UserId, Some(v)) => {
-                        target.user_id = Some(v);
-                        Ok("SET")
-                    }
-                    (HintName::Shard, Some(v))
-                        if v >= 0 && (v as usize) < self.user.shard_pools.len() =>
-                    {
-                        target.shard = Some(v as u32);
-                        Ok("SET")
-                    }
-                    (HintName::Shard, Some(v)) => Err(ErrorResponse::error(
-                        SqlState::FromServer(*b"22023"),
-                        format!(
-                            "shardwire.shard must be between 0 and {}, not {v}",
-                            self.user.shard_pools.len() - 1
-                        ),
-                    )),
-                    (_, None) => Err(ErrorResponse::error(
-                        SqlState::FromServer(*b"22P02"),
-                        "shardwire.user_id and shardwire.shard take an integer",
-                    )),
-                }
-            }
-            HintSetting::Reset(name) => {
-                match name {
-                    HintName::UserId => self.hints.user_id = None,
-                    HintName::Shard => self.hints.shard = None,
-                }
-                Ok("RESET")
-            }
+        let setting = match shardwire_router::hint_setting(sql)? {
+            Ok(setting) => setting,
+            Err(e) => return Some(Err(route_error(&e))),
         };
-        Some(result)
+        let tag = if sql
+            .trim_start()
+            .get(..5)
+            .is_some_and(|w| w.eq_ignore_ascii_case("reset"))
+        {
+            "RESET"
+        } else {
+            "SET"
+        };
+        let shards = self.user.shard_pools.len() as i64;
+        if let (HintName::Shard, Some(v)) = (setting.name, setting.value) {
+            if !(0..shards).contains(&v) {
+                return Some(Err(ErrorResponse::error(
+                    SqlState::FromServer(*b"22023"),
+                    format!(
+                        "shardwire.shard must be between 0 and {}, not {v}",
+                        shards - 1
+                    ),
+                )));
+            }
+        }
+        if setting.local {
+            if !self.in_transaction() {
+                // As PostgreSQL: SET LOCAL outside a transaction has no effect.
+                return Some(Ok(tag));
+            }
+            self.local_hints
+                .get_or_insert_with(SessionHints::default)
+                .apply(&setting);
+        } else {
+            self.hints.apply(&setting);
+        }
+        Some(Ok(tag))
     }
 
     /// Runs an unkeyed read on several shards and merges the answers.
@@ -404,120 +396,14 @@ fn is_set_local(sql: &str) -> bool {
     words.len() == 2 && words[0] == "set" && words[1] == "local"
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum HintName {
-    UserId,
-    Shard,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum HintSetting {
-    Set {
-        local: bool,
-        name: HintName,
-        value: Option<i64>,
-    },
-    Reset(HintName),
-}
-
-/// Reads `SET [SESSION|LOCAL] shardwire.user_id {=|TO} 42` and friends.
-fn parse_hint_setting(sql: &str) -> Option<HintSetting> {
-    let text = sql.trim().trim_end_matches(';').trim();
-    let lower = text.to_ascii_lowercase();
-    let mut words = lower.split_whitespace();
-    let verb = words.next()?;
-    let mut next = words.next()?;
-    let name_of = |w: &str| match w {
-        "shardwire.user_id" => Some(HintName::UserId),
-        "shardwire.shard" => Some(HintName::Shard),
-        _ => None,
-    };
-    match verb {
-        "reset" => {
-            let name = name_of(next)?;
-            words.next().is_none().then_some(HintSetting::Reset(name))
-        }
-        "set" => {
-            let mut local = false;
-            if next == "local" || next == "session" {
-                local = next == "local";
-                next = words.next()?;
-            }
-            // `name=value` may come without spaces.
-            let (name_part, inline_value) = match next.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (next, None),
-            };
-            let name = name_of(name_part)?;
-            let rest: Vec<&str> = words.collect();
-            let value_text = match inline_value {
-                Some(v) if !v.is_empty() => v,
-                _ => {
-                    let rest = match rest.first() {
-                        Some(&"=") | Some(&"to") => &rest[1..],
-                        Some(w) if w.starts_with('=') => &rest[..],
-                        _ => &rest[..],
-                    };
-                    rest.join(" ").trim_start_matches('=').to_string()
-                }
-            };
-            let value = value_text
-                .trim()
-                .trim_matches('\'')
-                .trim()
-                .parse::<i64>()
-                .ok();
-            Some(HintSetting::Set { local, name, value })
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reads_hint_settings() {
-        assert_eq!(
-            parse_hint_setting("SET shardwire.user_id = 42"),
-            Some(HintSetting::Set {
-                local: false,
-                name: HintName::UserId,
-                value: Some(42)
-            })
-        );
-        assert_eq!(
-            parse_hint_setting("set local shardwire.user_id to '-7';"),
-            Some(HintSetting::Set {
-                local: true,
-                name: HintName::UserId,
-                value: Some(-7)
-            })
-        );
-        assert_eq!(
-            parse_hint_setting("SET shardwire.shard=3"),
-            Some(HintSetting::Set {
-                local: false,
-                name: HintName::Shard,
-                value: Some(3)
-            })
-        );
-        assert_eq!(
-            parse_hint_setting("SET shardwire.user_id = 'abc'"),
-            Some(HintSetting::Set {
-                local: false,
-                name: HintName::UserId,
-                value: None
-            })
-        );
-        assert_eq!(
-            parse_hint_setting("RESET shardwire.user_id"),
-            Some(HintSetting::Reset(HintName::UserId))
-        );
-        assert_eq!(parse_hint_setting("SET search_path = x"), None);
-        assert_eq!(parse_hint_setting("SELECT 1"), None);
+    fn recognises_set_local() {
         assert!(is_set_local("SET LOCAL work_mem = '1MB'"));
+        assert!(is_set_local("set  local x = 1"));
         assert!(!is_set_local("SET work_mem = '1MB'"));
     }
 }

@@ -5,6 +5,7 @@
 
 mod apply;
 mod build;
+mod rewrite;
 mod shards;
 
 pub(crate) use apply::{decide, Values};

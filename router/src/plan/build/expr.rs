@@ -60,10 +60,41 @@ fn uncast(mut node: &Node) -> &Node {
     node
 }
 
+/// Strips casts to integer types only (`user_id::int4`); a column cast to
+/// text or numeric compares differently.
+fn uncast_int(mut node: &Node) -> &Node {
+    while let Some(NodeEnum::TypeCast(t)) = node.node.as_ref() {
+        let int = t
+            .type_name
+            .as_ref()
+            .and_then(|tn| tn.names.last())
+            .is_some_and(|n| match n.node.as_ref() {
+                Some(NodeEnum::String(s)) => matches!(
+                    s.sval.as_str(),
+                    "int2" | "int4" | "int8" | "smallint" | "integer" | "bigint" | "int"
+                ),
+                _ => false,
+            });
+        match t.arg.as_deref() {
+            Some(arg)
+                if int
+                    && t.type_name
+                        .as_ref()
+                        .is_some_and(|tn| tn.array_bounds.is_empty()) =>
+            {
+                node = arg
+            }
+            _ => break,
+        }
+    }
+    node
+}
+
 impl Analysis<'_, '_> {
-    /// The key column(s) a (possibly cast) column expression denotes.
+    /// The key column(s) a column expression (possibly cast to another
+    /// integer type) denotes.
     fn key_col(&self, node: &Node) -> Option<(Vec<ColKey>, usize)> {
-        self.resolve(&column_fields(uncast(node))?)
+        self.resolve(&column_fields(uncast_int(node))?)
     }
 
     /// A key value: literal, parameter, NULL, or a cast of one.
@@ -77,6 +108,21 @@ impl Analysis<'_, '_> {
                     && op_name(&e.name) == Some("+") =>
             {
                 self.value_of(e.rexpr.as_deref()?)
+            }
+            // `-3::bigint` is `-(3::bigint)`.
+            NodeEnum::AExpr(e)
+                if e.kind == AExprKind::AexprOp as i32
+                    && e.lexpr.is_none()
+                    && op_name(&e.name) == Some("-") =>
+            {
+                match self.value_of(e.rexpr.as_deref()?)? {
+                    ValueRef::Lit { index, negate } => Some(ValueRef::Lit {
+                        index,
+                        negate: !negate,
+                    }),
+                    ValueRef::Null => Some(ValueRef::Null),
+                    ValueRef::Param(_) => None,
+                }
             }
             _ => None,
         }

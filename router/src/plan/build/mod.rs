@@ -7,6 +7,7 @@
 mod agg;
 mod clause;
 mod depth;
+mod dml;
 mod expr;
 mod finish;
 mod merge;
