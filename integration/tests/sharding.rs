@@ -90,16 +90,17 @@ async fn keyed_crud_lands_on_the_owning_shard() {
         .expect("any");
     let got: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(got, vec![1, 7, 13]);
-    // Keys of several shards in the extended protocol would need a merge
-    // of binary rows: refused clearly for now (simple protocol works).
-    let err = c
+    // Keys of several shards, as a parameter: scattered to those shards
+    // and merged in order, rows in the binary format tokio-postgres asks for.
+    let rows = c
         .query(
-            "SELECT user_id FROM users WHERE user_id = ANY($1) ORDER BY user_id",
+            "SELECT user_id, name FROM users WHERE user_id = ANY($1) ORDER BY user_id DESC",
             &[&vec![1i64, 2, 8]],
         )
         .await
-        .expect_err("multi-shard extended read");
-    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+        .expect("multi-shard extended read");
+    let got: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(got, vec![8, 2, 1]);
     // IN lists over several shards, simple protocol: merged in order.
     let rows = c
         .simple_query("SELECT user_id FROM users WHERE user_id IN (4, 11, 7) ORDER BY user_id")
@@ -443,6 +444,42 @@ async fn scatter_gather_matches_one_unsharded_server() {
         }
         assert_eq!(got, want, "{sql}");
     }
+    // The same reads with parameters (extended protocol, binary results).
+    let checks: Vec<(&str, i32)> = vec![
+        (
+            "SELECT id, points FROM scores WHERE points > $1 ORDER BY points DESC, id LIMIT 6",
+            100,
+        ),
+        (
+            "SELECT count(*), sum(points), min(points), max(points) FROM scores WHERE points > $1",
+            250,
+        ),
+    ];
+    for (sql, threshold) in checks {
+        let got = c
+            .query(sql, &[&threshold])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let want = reference
+            .query(sql, &[&threshold])
+            .await
+            .expect("reference");
+        assert_eq!(got.len(), want.len(), "{sql}");
+        for (g, w) in got.iter().zip(&want) {
+            for i in 0..g.len() {
+                let (gv, wv): (Option<i64>, Option<i64>) = match g.columns()[i].type_() {
+                    &tokio_postgres::types::Type::INT4 => (
+                        g.get::<_, Option<i32>>(i).map(i64::from),
+                        w.get::<_, Option<i32>>(i).map(i64::from),
+                    ),
+                    &tokio_postgres::types::Type::INT8 => (g.get(i), w.get(i)),
+                    other => panic!("{sql}: unexpected column type {other}"),
+                };
+                assert_eq!(gv, wv, "{sql} column {i}");
+            }
+        }
+    }
+
     // avg: compare numerically.
     let sql = "SELECT avg(points) FROM scores";
     let got: f64 = first_value(&c.simple_query(sql).await.expect("avg"))

@@ -24,6 +24,8 @@ pub struct Bind<'a> {
     pub statement_at: usize,
     /// Parameter values.
     pub params: Vec<BoundValue<'a>>,
+    /// Result-column format codes (empty = all text, one = for all).
+    pub result_formats: Vec<i16>,
 }
 
 /// Decodes a Bind body; `None` if it is malformed.
@@ -60,12 +62,16 @@ pub fn decode(body: &[u8]) -> Option<Bind<'_>> {
         });
     }
     let n_results = usize::try_from(r.i16()?).ok()?;
-    r.bytes(n_results * 2)?;
+    let mut result_formats = Vec::with_capacity(n_results);
+    for _ in 0..n_results {
+        result_formats.push(r.i16()?);
+    }
     Some(Bind {
         portal,
         statement,
         statement_at,
         params,
+        result_formats,
     })
 }
 

@@ -17,18 +17,19 @@ pub struct ShardReply {
     pub reply: CollectedReply,
 }
 
-/// Runs `sql` on every shard in `shards` concurrently. A checkout or
+/// Sends `request` (a simple Query frame, or an extended-protocol batch
+/// ending in Sync) to every shard in `shards` concurrently. A checkout or
 /// connection failure on any shard fails the whole run; SQL errors are
 /// returned inside the replies for the caller to judge.
 pub async fn run_on_shards(
     user: &UserEntry,
     shards: &[u32],
-    sql: &str,
+    request: &[u8],
     wanted: &ParamMap,
 ) -> Result<Vec<ShardReply>, ErrorResponse> {
     let runs = shards
         .iter()
-        .map(|&shard| run_on_shard(user, shard, sql, wanted));
+        .map(|&shard| run_on_shard(user, shard, request, wanted));
     let results = futures_util::future::join_all(runs).await;
     results.into_iter().collect()
 }
@@ -36,7 +37,7 @@ pub async fn run_on_shards(
 async fn run_on_shard(
     user: &UserEntry,
     shard: u32,
-    sql: &str,
+    request: &[u8],
     wanted: &ParamMap,
 ) -> Result<ShardReply, ErrorResponse> {
     let pool = user.shard_pools.get(shard as usize).ok_or_else(|| {
@@ -50,7 +51,7 @@ async fn run_on_shard(
         .await
         .map_err(|e| checkout_error(e, user, pool.manager()))?;
     apply_params(&mut conn, wanted).await?;
-    let reply = conn.collect_query(sql).await.map_err(|e| {
+    let reply = conn.collect_reply(request).await.map_err(|e| {
         ErrorResponse::error(
             SqlState::ConnectionFailure,
             format!(

@@ -262,25 +262,29 @@ impl ServerConn {
         }
     }
 
-    /// Runs a simple query on behalf of a client (scatter reads, DDL
-    /// broadcast) and keeps the reply frames as received.
-    pub async fn collect_query(&mut self, sql: &str) -> Result<CollectedReply, ServerConnError> {
-        let result = self.collect_query_inner(sql).await;
+    /// Sends `request` (a simple Query, or an extended-protocol batch
+    /// ending in one Sync) on behalf of a client — scatter reads, DDL
+    /// broadcast — and keeps the reply frames as received.
+    pub async fn collect_reply(
+        &mut self,
+        request: &[u8],
+    ) -> Result<CollectedReply, ServerConnError> {
+        let result = self.collect_reply_inner(request).await;
         if matches!(result, Err(ServerConnError::Wire(_))) {
             self.broken = true;
         }
         result
     }
 
-    async fn collect_query_inner(&mut self, sql: &str) -> Result<CollectedReply, ServerConnError> {
-        self.out.clear();
+    async fn collect_reply_inner(
+        &mut self,
+        request: &[u8],
+    ) -> Result<CollectedReply, ServerConnError> {
         self.in_sync = false;
-        builder::query(&mut self.out, sql);
         self.stream
-            .write_all(&self.out)
+            .write_all(request)
             .await
             .map_err(WireError::Io)?;
-        self.out.clear();
         let mut reply = CollectedReply::default();
         loop {
             let frame = read_frame(&mut self.stream, &mut self.inbuf, SERVER_FRAME_LIMIT).await?;

@@ -57,6 +57,7 @@ impl Session {
             held: Vec::new(),
             stalled: None,
             local_execute: None,
+            portal_result: None,
             server: None,
             expect: Default::default(),
             skip_until_sync: false,

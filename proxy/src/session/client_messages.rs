@@ -105,6 +105,10 @@ impl Session {
             b'D' => self.on_describe(frame, body).await,
             b'C' => self.on_close(frame, body),
             b'E' => {
+                if let Some(result) = self.portal_result.take() {
+                    self.emit(result.rows_and_tag);
+                    return Ok(());
+                }
                 if let Some(tag) = self.local_execute.take() {
                     let mut out = BytesMut::new();
                     builder::command_complete(&mut out, tag);
@@ -551,17 +555,51 @@ impl Session {
         match decision.target {
             Target::Shard(k) => self.place_or_refuse(Some(k)).await,
             Target::AnyShard => self.place_or_refuse(None).await,
+            Target::Shards(ref v) if decision.kind == StatementKind::Read => {
+                let shards = v.clone();
+                self.scatter_bound(&stmt, bind, shards, &decision).await
+            }
+            Target::AllShards if decision.kind == StatementKind::Read => {
+                let shards = (0..self.user.shard_pools.len() as u32).collect();
+                self.scatter_bound(&stmt, bind, shards, &decision).await
+            }
             Target::Shards(_) | Target::AllShards => {
                 self.refuse_extended(
                     ErrorResponse::error(
                         SqlState::FeatureNotSupported,
-                        "this statement needs several shards (scatter-gather or broadcast), which the extended query protocol does not support yet",
+                        "DDL and writes to global tables are run on every shard only through the simple query protocol",
                     )
-                    .with_hint("constrain it to one user_id, or send it with the simple query protocol"),
+                    .with_hint("send this statement as a plain query (no parameters)"),
                 );
                 BindRoute::Done
             }
         }
+    }
+
+    /// A scatter read in the extended protocol: never inside a transaction,
+    /// and only once pipelined work on the server in use has finished.
+    async fn scatter_bound(
+        &mut self,
+        stmt: &PreparedStatement,
+        bind: &bind::Bind<'_>,
+        shards: Vec<u32>,
+        decision: &shardwire_router::Decision,
+    ) -> BindRoute {
+        if self.in_transaction() {
+            self.refuse_extended(
+                ErrorResponse::error(
+                    SqlState::FeatureNotSupported,
+                    "this statement needs several shards, which is not supported inside a transaction",
+                )
+                .with_hint("run it outside the transaction, or constrain it to one user_id"),
+            );
+            return BindRoute::Done;
+        }
+        if !self.expect.is_empty() {
+            return BindRoute::Stall;
+        }
+        self.scatter_extended(stmt, bind, shards, decision).await;
+        BindRoute::Done
     }
 
     async fn place_or_refuse(&mut self, shard: Option<u32>) -> BindRoute {
@@ -581,18 +619,29 @@ impl Session {
         let kind = r.u8().ok_or_else(|| malformed("Describe"))?;
         let name_at = r.position();
         let name = r.cstr().ok_or_else(|| malformed("Describe"))?;
+        if kind == b'P' {
+            // Portals the proxy answers itself: a merged scatter read, or
+            // a held-back BEGIN (no rows).
+            let local = match &self.portal_result {
+                Some(result) => Some(result.row_description.clone()),
+                None if self.local_execute.is_some() => Some(None),
+                None => None,
+            };
+            if let Some(description) = local {
+                let mut out = BytesMut::new();
+                match description {
+                    Some(t) => out.extend_from_slice(&t),
+                    None => builder::frame(&mut out, b'n', |_| {}),
+                }
+                self.emit(out.freeze());
+                return Ok(());
+            }
+        }
         if let Err(e) = self.attach().await {
             self.refuse_extended(e);
             return Ok(());
         }
         match kind {
-            b'P' if self.local_execute.is_some() => {
-                // The portal of a BEGIN the proxy holds back: no rows.
-                let mut out = BytesMut::new();
-                builder::frame(&mut out, b'n', |_| {});
-                self.emit(out.freeze());
-                return Ok(());
-            }
             b'S' => self.forward_statement_ref(frame, name, name_at),
             b'P' => self.forward(frame),
             _ => return Err(malformed("Describe")),

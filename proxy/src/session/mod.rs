@@ -84,6 +84,9 @@ pub(crate) struct Session {
     /// A message that must wait until the server in use is released
     /// (it routes to another shard than pipelined work still running).
     stalled: Option<BytesMut>,
+    /// The merged answer of a scatter-gather read bound in the extended
+    /// protocol, handed out at Describe(portal) and Execute.
+    portal_result: Option<routing::PortalResult>,
     /// The command tag to answer the next Execute with, for a BEGIN or
     /// COMMIT the proxy handled itself in the extended protocol.
     local_execute: Option<&'static str>,

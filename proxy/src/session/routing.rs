@@ -5,14 +5,25 @@
 //! unkeyed reads and broadcasts DDL and writes to global tables.
 
 use super::expect::Expect;
+use super::statements::PreparedStatement;
 use super::Session;
 use crate::config::PoolMode;
+use crate::protocol::bind::Bind;
 use crate::protocol::builder;
 use crate::protocol::{ErrorResponse, SqlState};
+use crate::scatter::binary::encode_formats;
 use crate::scatter::execute::{run_on_shards, ShardReply};
 use crate::scatter::merge::{merge, ShardResult};
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use shardwire_router::{Decision, HintName, RouteError, SessionHints, StatementKind, Target};
+
+/// The merged answer of an extended-protocol scatter read: the
+/// RowDescription (for Describe of the portal) and the rows plus
+/// CommandComplete (for Execute).
+pub(super) struct PortalResult {
+    pub row_description: Option<Bytes>,
+    pub rows_and_tag: Bytes,
+}
 
 /// Where a statement can run right now.
 pub(super) enum Placement {
@@ -200,8 +211,10 @@ impl Session {
     /// Runs an unkeyed read on several shards and merges the answers.
     pub(super) async fn scatter_read(&mut self, sql: &str, shards: Vec<u32>, decision: &Decision) {
         let text = decision.rewritten_sql.as_deref().unwrap_or(sql);
+        let mut request = BytesMut::new();
+        builder::query(&mut request, text);
         let mut out = BytesMut::new();
-        match run_on_shards(&self.user, &shards, text, &self.wanted).await {
+        match run_on_shards(&self.user, &shards, &request, &self.wanted).await {
             Err(e) => e.encode(&mut out),
             Ok(replies) => {
                 if let Some(error) = first_error(&replies) {
@@ -235,11 +248,73 @@ impl Session {
         self.emit(out.freeze());
     }
 
+    /// Runs an unkeyed read bound in the extended protocol on several
+    /// shards (text results), merges them, and re-encodes the result in the
+    /// formats the client's Bind asked for. Answers BindComplete now; the
+    /// rows wait for Describe/Execute.
+    pub(super) async fn scatter_extended(
+        &mut self,
+        stmt: &PreparedStatement,
+        bind: &Bind<'_>,
+        shards: Vec<u32>,
+        decision: &Decision,
+    ) {
+        let sql = decision.rewritten_sql.as_deref().unwrap_or(&stmt.sql);
+        let request = extended_request(sql, &stmt.param_types, bind);
+        let replies = match run_on_shards(&self.user, &shards, &request, &self.wanted).await {
+            Ok(replies) => replies,
+            Err(e) => return self.refuse_extended(e),
+        };
+        if let Some(error) = first_error(&replies) {
+            self.emit(error);
+            self.skip_until_sync = true;
+            return;
+        }
+        let results = replies
+            .into_iter()
+            .map(|r| ShardResult {
+                row_description: r.reply.row_description,
+                rows: r.reply.rows,
+                command_tag: r.reply.command_tags.last().cloned().unwrap_or_default(),
+            })
+            .collect();
+        let encoded = merge(results, decision.merge.as_ref())
+            .map_err(|e| format!("cannot merge the shards' answers: {e}"))
+            .and_then(|frames| {
+                encode_formats(&frames, &bind.result_formats).map_err(|e| e.to_string())
+            });
+        let frames = match encoded {
+            Ok(frames) => frames.freeze(),
+            Err(message) => {
+                return self
+                    .refuse_extended(ErrorResponse::error(SqlState::FeatureNotSupported, message));
+            }
+        };
+        let (row_description, rows_and_tag) = match frames.first() {
+            Some(b'T') if frames.len() >= 5 => {
+                let len =
+                    u32::from_be_bytes([frames[1], frames[2], frames[3], frames[4]]) as usize + 1;
+                let len = len.min(frames.len());
+                (Some(frames.slice(..len)), frames.slice(len..))
+            }
+            _ => (None, frames),
+        };
+        let mut out = BytesMut::new();
+        builder::frame(&mut out, b'2', |_| {});
+        self.emit(out.freeze());
+        self.portal_result = Some(PortalResult {
+            row_description,
+            rows_and_tag,
+        });
+    }
+
     /// Runs DDL, or a write to a global table, on every shard.
     pub(super) async fn broadcast(&mut self, sql: &str) {
         let shards: Vec<u32> = (0..self.user.shard_pools.len() as u32).collect();
+        let mut request = BytesMut::new();
+        builder::query(&mut request, sql);
         let mut out = BytesMut::new();
-        match run_on_shards(&self.user, &shards, sql, &self.wanted).await {
+        match run_on_shards(&self.user, &shards, &request, &self.wanted).await {
             Err(e) => e.encode(&mut out),
             Ok(replies) => {
                 let failed: Vec<&ShardReply> =
@@ -379,6 +454,49 @@ impl Session {
             }
         }
     }
+}
+
+/// Parse + Bind (text results) + Describe + Execute + Sync of an unnamed
+/// statement, for one shard of an extended-protocol scatter read.
+fn extended_request(sql: &str, param_types: &[u32], bind: &Bind<'_>) -> BytesMut {
+    let mut out = BytesMut::new();
+    builder::frame(&mut out, b'P', |b| {
+        builder::put_cstr(b, b"");
+        builder::put_cstr(b, sql.as_bytes());
+        b.put_i16(param_types.len() as i16);
+        for t in param_types {
+            b.put_u32(*t);
+        }
+    });
+    builder::frame(&mut out, b'B', |b| {
+        builder::put_cstr(b, b"");
+        builder::put_cstr(b, b"");
+        b.put_i16(bind.params.len() as i16);
+        for p in &bind.params {
+            b.put_i16(i16::from(p.binary));
+        }
+        b.put_i16(bind.params.len() as i16);
+        for p in &bind.params {
+            match p.value {
+                Some(v) => {
+                    b.put_i32(v.len() as i32);
+                    b.put_slice(v);
+                }
+                None => b.put_i32(-1),
+            }
+        }
+        b.put_i16(0); // every result column as text, for merging
+    });
+    builder::frame(&mut out, b'D', |b| {
+        b.put_u8(b'P');
+        builder::put_cstr(b, b"");
+    });
+    builder::frame(&mut out, b'E', |b| {
+        builder::put_cstr(b, b"");
+        b.put_i32(0);
+    });
+    builder::frame(&mut out, b'S', |_| {});
+    out
 }
 
 fn first_error(replies: &[ShardReply]) -> Option<Bytes> {
