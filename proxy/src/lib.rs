@@ -11,6 +11,7 @@
 //! - `context`: the shared state built at start-up;
 //! - `proxy`: starting and stopping a proxy instance (used by the CLI,
 //!   the demo and the tests);
+//! - `runtime`: the tokio runtime for a worker count;
 //! - `demo`: `shardwire demo`.
 
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod listener;
 pub mod protocol;
 pub mod proxy;
+pub mod runtime;
 pub mod scatter;
 pub mod server;
 pub mod session;

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let runtime = match build_runtime(config.proxy.workers) {
+            let runtime = match shardwire::runtime::build(config.proxy.workers) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");
@@ -92,7 +92,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Demo(args) => {
-            let runtime = match build_runtime(0) {
+            let runtime = match shardwire::runtime::build(0) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("cannot start the runtime: {e}");
@@ -108,12 +108,4 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-fn build_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if workers > 0 {
-        builder.worker_threads(workers);
-    }
-    builder.enable_all().build()
 }

@@ -122,14 +122,8 @@ pub fn run(config: &Path) -> ExitCode {
 fn serve(config: &Path) -> anyhow::Result<()> {
     let config = shardwire::config::load_file(config)
         .with_context(|| format!("loading {}", config.display()))?;
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if config.proxy.workers > 0 {
-        builder.worker_threads(config.proxy.workers);
-    }
-    let runtime = builder
-        .enable_all()
-        .build()
-        .context("building the runtime")?;
+    let runtime =
+        shardwire::runtime::build(config.proxy.workers).context("building the runtime")?;
     runtime.block_on(async {
         let _proxy = shardwire::proxy::RunningProxy::start(config)
             .await
