@@ -225,15 +225,7 @@ impl Session {
                             out.extend_from_slice(n);
                         }
                     }
-                    let results = replies
-                        .into_iter()
-                        .map(|r| ShardResult {
-                            row_description: r.reply.row_description,
-                            rows: r.reply.rows,
-                            command_tag: r.reply.command_tags.last().cloned().unwrap_or_default(),
-                        })
-                        .collect();
-                    match merge(results, decision.merge.as_ref()) {
+                    match merge(shard_results(replies), decision.merge.as_ref()) {
                         Ok(frames) => out.extend_from_slice(&frames),
                         Err(e) => ErrorResponse::error(
                             SqlState::FeatureNotSupported,
@@ -270,15 +262,7 @@ impl Session {
             self.skip_until_sync = true;
             return;
         }
-        let results = replies
-            .into_iter()
-            .map(|r| ShardResult {
-                row_description: r.reply.row_description,
-                rows: r.reply.rows,
-                command_tag: r.reply.command_tags.last().cloned().unwrap_or_default(),
-            })
-            .collect();
-        let encoded = merge(results, decision.merge.as_ref())
+        let encoded = merge(shard_results(replies), decision.merge.as_ref())
             .map_err(|e| format!("cannot merge the shards' answers: {e}"))
             .and_then(|frames| {
                 encode_formats(&frames, &bind.result_formats).map_err(|e| e.to_string())
@@ -497,6 +481,18 @@ fn extended_request(sql: &str, param_types: &[u32], bind: &Bind<'_>) -> BytesMut
     });
     builder::frame(&mut out, b'S', |_| {});
     out
+}
+
+/// The shards' replies as the merger takes them.
+fn shard_results(replies: Vec<ShardReply>) -> Vec<ShardResult> {
+    replies
+        .into_iter()
+        .map(|r| ShardResult {
+            row_description: r.reply.row_description,
+            rows: r.reply.rows,
+            command_tag: r.reply.command_tags.last().cloned().unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn first_error(replies: &[ShardReply]) -> Option<Bytes> {
