@@ -6,6 +6,7 @@
 use crate::auth::client::Credentials;
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
+use crate::metrics::{Metrics, PoolTraffic};
 use crate::server::{ServerManager, ServerTarget};
 use crate::session::statements::StatementRegistry;
 use shardwire_pool::{Pool, PoolConfig};
@@ -24,6 +25,8 @@ pub struct UserEntry {
     pub credentials: Credentials,
     /// Pools to each shard's primary, indexed by shard number.
     pub shard_pools: Vec<ServerPool>,
+    /// Traffic counters of those pools, same index.
+    pub shard_traffic: Vec<PoolTraffic>,
 }
 
 /// Shared proxy state.
@@ -38,6 +41,10 @@ pub struct Context {
     pub statements: StatementRegistry,
     /// Statement routing (with its plan cache).
     pub router: Router,
+    /// Prometheus handles and traffic counters.
+    pub metrics: Metrics,
+    /// When the proxy started.
+    pub started: std::time::Instant,
 }
 
 /// The router's rules from the `[sharding]` section.
@@ -81,8 +88,12 @@ impl Context {
             health_check_after: config.pool.health_check_after,
             ..PoolConfig::default()
         };
+        let metrics = Metrics::new();
         let mut users = HashMap::new();
         for user in &config.users {
+            let shard_traffic = (0..config.shards.len())
+                .map(|shard| metrics.pool_traffic(shard, &user.name))
+                .collect();
             let shard_pools = config
                 .shards
                 .iter()
@@ -109,11 +120,14 @@ impl Context {
                     name: user.name.clone(),
                     credentials: Credentials::from_user(user),
                     shard_pools,
+                    shard_traffic,
                 }),
             );
         }
         Arc::new(Context {
             router: Router::new(sharding_rules(&config)),
+            metrics,
+            started: std::time::Instant::now(),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

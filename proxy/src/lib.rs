@@ -8,18 +8,22 @@
 //! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
 //! - `protocol`: framing and the messages the proxy builds itself;
 //! - `cancel`: routing cancel requests to the right backend;
+//! - `metrics`: Prometheus counters and the `/metrics` HTTP listener;
+//! - `admin`: the admin console (`psql … shardwire`, `SHOW POOLS`, …);
 //! - `context`: the shared state built at start-up;
 //! - `proxy`: starting and stopping a proxy instance (used by the CLI,
 //!   the demo and the tests);
 //! - `runtime`: the tokio runtime for a worker count;
 //! - `demo`: `shardwire demo`.
 
+pub mod admin;
 pub mod auth;
 pub mod cancel;
 pub mod config;
 pub mod context;
 pub mod demo;
 pub mod listener;
+pub mod metrics;
 pub mod protocol;
 pub mod proxy;
 pub mod runtime;

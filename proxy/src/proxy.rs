@@ -16,7 +16,10 @@ pub struct RunningProxy {
     pub addr: SocketAddr,
     /// Shared state, e.g. for pool statistics.
     pub context: Arc<Context>,
+    /// The monitoring HTTP address, when `[metrics] listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     accept: JoinHandle<()>,
+    monitoring: Option<JoinHandle<()>>,
 }
 
 impl RunningProxy {
@@ -24,19 +27,39 @@ impl RunningProxy {
     pub async fn start(config: Config) -> std::io::Result<RunningProxy> {
         let listener = TcpListener::bind(&config.proxy.listen).await?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match &config.metrics.listen {
+            Some(listen) => Some(TcpListener::bind(listen).await?),
+            None => None,
+        };
         let context = Context::new(config);
         let accept = tokio::spawn(accept_loop(listener, context.clone()));
-        tracing::info!(%addr, "shardwire listening");
+        let mut metrics_addr = None;
+        let monitoring = match metrics_listener {
+            Some(l) => {
+                metrics_addr = Some(l.local_addr()?);
+                Some(tokio::spawn(crate::metrics::http::serve(
+                    l,
+                    context.clone(),
+                )))
+            }
+            None => None,
+        };
+        tracing::info!(%addr, metrics = ?metrics_addr, "shardwire listening");
         Ok(RunningProxy {
             addr,
             context,
+            metrics_addr,
             accept,
+            monitoring,
         })
     }
 
     /// Stops accepting clients and closes the pools.
     pub fn stop(&self) {
         self.accept.abort();
+        if let Some(m) = &self.monitoring {
+            m.abort();
+        }
         for user in self.context.users.values() {
             for pool in &user.shard_pools {
                 pool.close();

@@ -98,6 +98,12 @@ name = "trustuser"
 password = "trustpw"
 auth = "trust"
 
+[admin]
+users = ["app"]
+
+[metrics]
+listen = "127.0.0.1:0"
+
 [[shards]]
 primary = {{ host = "127.0.0.1", port = {port} }}
 "#,

@@ -122,6 +122,22 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    for (i, name) in c.admin.users.iter().chain(&c.admin.stats_users).enumerate() {
+        if !c.users.iter().any(|u| &u.name == name) {
+            return Err(invalid(
+                format!("admin.users[{i}]"),
+                format!("`{name}` is not one of the [[users]]; admins log in with their [[users]] credentials"),
+            ));
+        }
+    }
+    if let Some(listen) = &c.metrics.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "metrics.listen",
+                format!("`{listen}` is not an address like 127.0.0.1:9930"),
+            ));
+        }
+    }
     if c.shards.is_empty() {
         return Err(invalid(
             "shards",

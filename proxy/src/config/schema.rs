@@ -20,9 +20,34 @@ pub struct Config {
     /// How rows are spread over the shards.
     #[serde(default)]
     pub sharding: ShardingSection,
+    /// The admin console.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// The monitoring HTTP listener.
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// The shards: each one primary with its standbys. Shard k is entry k.
     #[serde(default)]
     pub shards: Vec<Shard>,
+}
+
+/// `[admin]`: who may use the admin console (database `shardwire`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Users (from `[[users]]`) allowed to run every admin command.
+    pub users: Vec<String>,
+    /// Users allowed read-only `SHOW` commands.
+    pub stats_users: Vec<String>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Address of the HTTP listener for `/metrics`, `/health`, `/ready`
+    /// (none by default).
+    pub listen: Option<String>,
 }
 
 /// `[sharding]`.

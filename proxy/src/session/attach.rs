@@ -37,6 +37,7 @@ impl Session {
         startup_params: ParamMap,
     ) -> Session {
         let cancel = ctx.cancels.register();
+        ctx.metrics.clients.inc();
         Session {
             mode: ctx.config.proxy.pool_mode,
             max_message: ctx.config.proxy.max_message_size,
@@ -92,10 +93,12 @@ impl Session {
                 format!("shard {shard} is not configured"),
             )
         })?;
-        let mut conn = pool
-            .get()
-            .await
-            .map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
+        let waiting = std::time::Instant::now();
+        let checkout = pool.get().await;
+        if let Some(t) = self.user.shard_traffic.get(shard as usize) {
+            t.wait_time_us.inc_by(waiting.elapsed().as_micros() as u64);
+        }
+        let mut conn = checkout.map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
         // A value the server refuses (e.g. a bad TimeZone) is the client's
         // error; the connection itself is fine unless marked broken.
         apply_params(&mut conn, &self.wanted).await?;
@@ -108,6 +111,7 @@ impl Session {
         self.server = Some(Attached {
             conn,
             shard,
+            since: std::time::Instant::now(),
             unnamed_valid: false,
         });
         Ok(())
@@ -135,8 +139,12 @@ impl Session {
 
     /// Returns the server connection to its pool.
     pub(super) fn release(&mut self) {
-        if self.server.take().is_some() {
+        if let Some(a) = self.server.take() {
             self.cancel.slot.set(None);
+            if let Some(t) = self.user.shard_traffic.get(a.shard as usize) {
+                t.xacts.inc();
+                t.xact_time_us.inc_by(a.since.elapsed().as_micros() as u64);
+            }
         }
     }
 

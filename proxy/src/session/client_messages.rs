@@ -115,6 +115,9 @@ impl Session {
                     self.emit(out.freeze());
                     return Ok(());
                 }
+                if let Some(t) = self.traffic() {
+                    t.queries.inc();
+                }
                 self.forward_extended(frame, Expect::Execute).await
             }
             b'S' => {
@@ -192,6 +195,7 @@ impl Session {
     /// Reports an error in the extended protocol: the client's messages up
     /// to Sync are then ignored, as PostgreSQL does after an error.
     pub(super) fn refuse_extended(&mut self, error: ErrorResponse) {
+        self.count_error(&error);
         let mut out = BytesMut::new();
         error.encode(&mut out);
         self.emit(out.freeze());
@@ -200,6 +204,7 @@ impl Session {
 
     /// Reports an error for a simple Query or FunctionCall.
     pub(super) fn refuse_simple(&mut self, error: ErrorResponse) {
+        self.count_error(&error);
         let mut out = BytesMut::new();
         error.encode(&mut out);
         builder::ready_for_query(&mut out, self.local_status());
@@ -208,6 +213,9 @@ impl Session {
 
     /// Forwards a simple Query to the attached server.
     pub(super) fn forward_query(&mut self, frame: &[u8]) {
+        if let Some(t) = self.traffic() {
+            t.queries.inc();
+        }
         self.forward(frame);
         self.expect.push(Expect::Query);
     }

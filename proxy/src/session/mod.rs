@@ -27,11 +27,37 @@ use tokio::net::TcpStream;
 
 pub use startup::serve_connection;
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.ctx.metrics.clients.dec();
+    }
+}
+
+impl Session {
+    /// Traffic counters of the shard in use (else the default shard).
+    fn traffic(&self) -> Option<&crate::metrics::PoolTraffic> {
+        let shard = self
+            .server
+            .as_ref()
+            .map_or_else(|| self.default_shard(), |a| a.shard);
+        self.user.shard_traffic.get(shard as usize)
+    }
+
+    /// Counts an error sent to the client by SQLSTATE class.
+    fn count_error(&self, error: &ErrorResponse) {
+        let code = error.state.code();
+        let class = code.get(..2).unwrap_or("XX");
+        self.ctx.metrics.errors.with_label_values(&[class]).inc();
+    }
+}
+
 /// A server connection borrowed by a session.
 struct Attached {
     conn: Pooled<crate::server::ServerManager>,
     /// The shard it belongs to.
     shard: u32,
+    /// When it was checked out.
+    since: std::time::Instant,
     /// The client's unnamed statement exists on this connection.
     unnamed_valid: bool,
 }

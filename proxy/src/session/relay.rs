@@ -119,7 +119,12 @@ impl Session {
     fn flush(&mut self) -> Result<(), SessionEnd> {
         while !self.to_client.is_empty() {
             match self.client.try_write(&self.to_client) {
-                Ok(n) => self.to_client.advance(n),
+                Ok(n) => {
+                    self.to_client.advance(n);
+                    if let Some(t) = self.traffic() {
+                        t.bytes_sent.inc_by(n as u64);
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(_) => return Err(SessionEnd::ClientGone),
             }
@@ -145,7 +150,12 @@ impl Session {
         match read_available(&mut self.client, &mut self.client_in) {
             None => Ok(()),
             Some(Ok(0)) => Err(SessionEnd::ClientGone),
-            Some(Ok(_)) => self.process_client_input().await,
+            Some(Ok(n)) => {
+                if let Some(t) = self.traffic() {
+                    t.bytes_received.inc_by(n as u64);
+                }
+                self.process_client_input().await
+            }
             Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
             Some(Err(_)) => Err(SessionEnd::ClientGone),
         }
@@ -194,6 +204,7 @@ impl Session {
     /// Sends a fatal error (after anything still queued) and closes.
     pub(crate) async fn send_fatal(&mut self, error: ErrorResponse) {
         use tokio::io::AsyncWriteExt;
+        self.count_error(&error);
         error.encode(&mut self.to_client);
         let _ = tokio::time::timeout(
             std::time::Duration::from_secs(5),

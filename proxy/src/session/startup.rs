@@ -51,6 +51,19 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
             return refuse(&mut stream, e).await;
         }
     };
+    if crate::admin::is_admin_database(&login.database) {
+        return match crate::admin::role_of(&ctx, &login.user) {
+            Some(role) => crate::admin::serve(stream, buf, ctx, role).await,
+            None => {
+                let e = ErrorResponse::fatal(
+                    SqlState::FromServer(*b"42501"),
+                    format!("user \"{}\" may not use the admin console", login.user),
+                )
+                .with_hint("list the user under [admin] users or stats_users");
+                refuse(&mut stream, e).await
+            }
+        };
+    }
     let Some(user) = ctx.users.get(&login.user).cloned() else {
         return;
     };
@@ -175,7 +188,7 @@ fn read_login(
     let database = database
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| user.clone());
-    if database != ctx.config.proxy.database {
+    if database != ctx.config.proxy.database && !crate::admin::is_admin_database(&database) {
         return Err(Some(
             ErrorResponse::fatal(
                 SqlState::InvalidCatalogName,

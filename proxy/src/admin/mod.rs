@@ -1,0 +1,164 @@
+//! The admin console: a virtual database named `shardwire` (also
+//! `pgbouncer`, for existing tooling) where admins run PgBouncer-style
+//! commands over the simple query protocol (`psql -U admin shardwire`,
+//! `SHOW POOLS;`). This module owns the session loop and the dispatch; each
+//! command family has a file of its own.
+
+mod result;
+mod show_config;
+mod show_databases;
+mod show_misc;
+mod show_pools;
+mod show_stats;
+
+use crate::context::Context;
+use crate::protocol::builder;
+use crate::protocol::reader::BodyReader;
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::wire::{read_frame, WireError};
+use bytes::BytesMut;
+pub use result::ResultSet;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Database names that open the admin console.
+pub fn is_admin_database(name: &str) -> bool {
+    name == "shardwire" || name == "pgbouncer"
+}
+
+/// What a user may do in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRole {
+    /// Every command.
+    Admin,
+    /// `SHOW` only.
+    Stats,
+}
+
+/// The role of `user`, if it may use the console.
+pub fn role_of(ctx: &Context, user: &str) -> Option<AdminRole> {
+    if ctx.config.admin.users.iter().any(|u| u == user) {
+        Some(AdminRole::Admin)
+    } else if ctx.config.admin.stats_users.iter().any(|u| u == user) {
+        Some(AdminRole::Stats)
+    } else {
+        None
+    }
+}
+
+/// The commands, as `SHOW HELP` lists them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("SHOW HELP", "this list"),
+    ("SHOW VERSION", "the shardwire version"),
+    (
+        "SHOW POOLS",
+        "each (shard, user) pool: clients and server connections",
+    ),
+    (
+        "SHOW STATS",
+        "traffic per shard: transactions, queries, bytes, times",
+    ),
+    ("SHOW STATS_TOTALS", "the totals of SHOW STATS"),
+    ("SHOW STATS_AVERAGES", "the averages of SHOW STATS"),
+    ("SHOW DATABASES", "the shards' primaries as databases"),
+    ("SHOW SHARDS", "per shard: primary, standbys, state"),
+    ("SHOW CONFIG", "the settings in force"),
+    (
+        "SHOW LISTS",
+        "counts of databases, users, pools, clients, servers",
+    ),
+];
+
+/// Serves an authenticated admin session until the client leaves.
+pub async fn serve(mut stream: TcpStream, mut buf: BytesMut, ctx: Arc<Context>, role: AdminRole) {
+    let mut out = BytesMut::new();
+    for (name, value) in [
+        ("server_version", "15.0 (shardwire)"),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("application_name", "shardwire"),
+    ] {
+        builder::parameter_status(&mut out, name, value);
+    }
+    builder::backend_key_data(&mut out, 0, 0);
+    builder::ready_for_query(&mut out, b'I');
+    if stream.write_all(&out).await.is_err() {
+        return;
+    }
+    loop {
+        let frame = match read_frame(&mut stream, &mut buf, 1 << 20).await {
+            Ok(f) => f,
+            Err(WireError::Frame(e)) => {
+                let mut out = BytesMut::new();
+                ErrorResponse::fatal(SqlState::ProtocolViolation, e.to_string()).encode(&mut out);
+                let _ = stream.write_all(&out).await;
+                return;
+            }
+            Err(_) => return,
+        };
+        let mut out = BytesMut::new();
+        match frame.tag {
+            b'Q' => {
+                let sql = BodyReader::new(&frame.body)
+                    .cstr_utf8()
+                    .unwrap_or("")
+                    .to_string();
+                match execute(&ctx, role, &sql) {
+                    Ok(result) => result.encode(&mut out),
+                    Err(e) => e.encode(&mut out),
+                }
+                builder::ready_for_query(&mut out, b'I');
+            }
+            b'X' => return,
+            b'S' => builder::ready_for_query(&mut out, b'I'),
+            b'H' => {}
+            _ => {
+                ErrorResponse::error(
+                    SqlState::FeatureNotSupported,
+                    "the admin console speaks the simple query protocol only",
+                )
+                .with_hint("use psql, or your driver's simple-query call")
+                .encode(&mut out);
+            }
+        }
+        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one admin command.
+pub fn execute(ctx: &Context, _role: AdminRole, sql: &str) -> Result<ResultSet, ErrorResponse> {
+    let words: Vec<String> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["show", "help"] => Ok(show_misc::help()),
+        ["show", "version"] => Ok(show_misc::version()),
+        ["show", "pools"] => Ok(show_pools::pools(ctx)),
+        ["show", "stats"] => Ok(show_stats::stats(ctx)),
+        ["show", "stats_totals"] => Ok(show_stats::totals(ctx)),
+        ["show", "stats_averages"] => Ok(show_stats::averages(ctx)),
+        ["show", "databases"] => Ok(show_databases::databases(ctx)),
+        ["show", "shards"] => Ok(show_databases::shards(ctx)),
+        ["show", "config"] => Ok(show_config::config(ctx)),
+        ["show", "lists"] => Ok(show_misc::lists(ctx)),
+        [] => Ok(ResultSet::command("")),
+        _ => {
+            let list: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();
+            Err(ErrorResponse::error(
+                SqlState::FromServer(*b"42601"),
+                format!("unknown admin command \"{}\"", sql.trim()),
+            )
+            .with_hint(format!("available: {}", list.join(", "))))
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Result sets the console returns: real RowDescription and DataRow
+//! messages with text (25) and bigint (20) columns.
+
+use crate::protocol::builder;
+use bytes::{BufMut, BytesMut};
+
+/// A column type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// text
+    Text,
+    /// bigint
+    Int,
+}
+
+/// Rows to send, or a bare command tag.
+#[derive(Debug, Default)]
+pub struct ResultSet {
+    columns: Vec<(&'static str, Kind)>,
+    rows: Vec<Vec<Option<String>>>,
+    tag: Option<String>,
+}
+
+impl ResultSet {
+    /// A result with these columns.
+    pub fn new(columns: &[(&'static str, Kind)]) -> ResultSet {
+        ResultSet {
+            columns: columns.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// A command without rows.
+    pub fn command(tag: &str) -> ResultSet {
+        ResultSet {
+            tag: Some(tag.to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a row (one value per column).
+    pub fn row(&mut self, values: Vec<Option<String>>) {
+        self.rows.push(values);
+    }
+
+    /// Encodes RowDescription, DataRows and CommandComplete.
+    pub fn encode(&self, out: &mut BytesMut) {
+        if let Some(tag) = &self.tag {
+            if tag.is_empty() {
+                builder::frame(out, b'I', |_| {});
+            } else {
+                builder::command_complete(out, tag);
+            }
+            return;
+        }
+        builder::frame(out, b'T', |b| {
+            b.put_i16(self.columns.len() as i16);
+            for (name, kind) in &self.columns {
+                builder::put_cstr(b, name.as_bytes());
+                b.put_i32(0);
+                b.put_i16(0);
+                let (oid, size) = match kind {
+                    Kind::Text => (25, -1),
+                    Kind::Int => (20, 8),
+                };
+                b.put_i32(oid);
+                b.put_i16(size);
+                b.put_i32(-1);
+                b.put_i16(0);
+            }
+        });
+        for row in &self.rows {
+            let values: Vec<Option<&str>> = row.iter().map(|v| v.as_deref()).collect();
+            builder::data_row_text(out, &values);
+        }
+        builder::command_complete(out, &format!("SHOW {}", self.rows.len()));
+    }
+}
+
+/// A text value.
+pub fn text(v: impl ToString) -> Option<String> {
+    Some(v.to_string())
+}

@@ -1,0 +1,91 @@
+//! `SHOW DATABASES` (each shard's primary, PgBouncer's columns plus
+//! `shard`) and `SHOW SHARDS` (primary, standbys, state).
+
+use super::result::{text, Kind, ResultSet};
+use crate::context::Context;
+
+/// `SHOW DATABASES`.
+pub fn databases(ctx: &Context) -> ResultSet {
+    let mut r = ResultSet::new(&[
+        ("name", Kind::Text),
+        ("host", Kind::Text),
+        ("port", Kind::Int),
+        ("database", Kind::Text),
+        ("force_user", Kind::Text),
+        ("pool_size", Kind::Int),
+        ("min_pool_size", Kind::Int),
+        ("reserve_pool", Kind::Int),
+        ("pool_mode", Kind::Text),
+        ("max_connections", Kind::Int),
+        ("current_connections", Kind::Int),
+        ("paused", Kind::Int),
+        ("disabled", Kind::Int),
+        ("shard", Kind::Int),
+    ]);
+    for (k, shard) in ctx.config.shards.iter().enumerate() {
+        let open: usize = ctx
+            .users
+            .values()
+            .filter_map(|u| u.shard_pools.get(k))
+            .map(|p| p.stats().open)
+            .sum();
+        r.row(vec![
+            text(&ctx.config.proxy.database),
+            text(&shard.primary.host),
+            text(shard.primary.port),
+            text(
+                shard
+                    .database
+                    .as_deref()
+                    .unwrap_or(&ctx.config.proxy.database),
+            ),
+            None,
+            text(ctx.config.pool.size),
+            text(ctx.config.pool.min_idle),
+            text(0),
+            text(ctx.config.proxy.pool_mode),
+            text(ctx.config.pool.size * ctx.users.len()),
+            text(open),
+            text(0),
+            text(0),
+            text(k),
+        ]);
+    }
+    r
+}
+
+/// `SHOW SHARDS`.
+pub fn shards(ctx: &Context) -> ResultSet {
+    let mut r = ResultSet::new(&[
+        ("shard", Kind::Int),
+        ("primary", Kind::Text),
+        ("standbys", Kind::Text),
+        ("state", Kind::Text),
+        ("server_connections", Kind::Int),
+    ]);
+    for (k, shard) in ctx.config.shards.iter().enumerate() {
+        let pools: Vec<_> = ctx
+            .users
+            .values()
+            .filter_map(|u| u.shard_pools.get(k))
+            .collect();
+        let open: usize = pools.iter().map(|p| p.stats().open).sum();
+        let errors: u64 = pools.iter().map(|p| p.stats().connect_errors).sum();
+        let state = if open > 0 {
+            "serving"
+        } else if errors > 0 {
+            "unreachable"
+        } else {
+            "idle"
+        };
+        let standbys: Vec<String> = shard.standbys.iter().map(|s| s.to_string()).collect();
+        r.row(vec![
+            text(k),
+            text(&shard.primary),
+            text(standbys.join(", ")),
+            text(state),
+            text(open),
+        ]);
+    }
+    r
+}

@@ -1,0 +1,8 @@
+//! Metrics: pre-registered Prometheus handles (so the data path only
+//! touches atomics), the per-pool traffic counters that `SHOW STATS` reads,
+//! and the small HTTP listener serving `/metrics`, `/health` and `/ready`.
+
+pub mod http;
+mod registry;
+
+pub use registry::{Metrics, PoolTraffic};
