@@ -45,6 +45,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// When the proxy started.
     pub started: std::time::Instant,
+    /// Secret for the stand-in SCRAM exchange of unknown users.
+    pub mock_secret: [u8; 32],
 }
 
 /// The router's rules from the `[sharding]` section.
@@ -128,6 +130,7 @@ impl Context {
             router: Router::new(sharding_rules(&config)),
             metrics,
             started: std::time::Instant::now(),
+            mock_secret: rand::random(),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

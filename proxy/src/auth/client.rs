@@ -82,6 +82,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     buf: &mut BytesMut,
     user: &str,
     credentials: Option<&Credentials>,
+    mock_secret: &[u8],
 ) -> Result<(), AuthFailure> {
     const AUTH_MESSAGE_LIMIT: usize = 16 * 1024;
     let method = credentials
@@ -115,7 +116,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             let known = credentials.and_then(|c| c.scram.clone());
             let verifier = known
                 .clone()
-                .unwrap_or_else(|| ScramVerifier::from_password_with("", random_salt(), 4096));
+                .unwrap_or_else(|| ScramVerifier::mock(user, mock_secret));
             builder::auth_sasl(&mut out);
             stream.write_all(&out).await?;
             out.clear();
@@ -161,12 +162,6 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     builder::auth_ok(&mut out);
     stream.write_all(&out).await?;
     Ok(())
-}
-
-fn random_salt() -> Vec<u8> {
-    let mut salt = vec![0u8; 16];
-    rand::thread_rng().fill_bytes(&mut salt);
-    salt
 }
 
 fn scram_failure(user: &str) -> impl Fn(ScramError) -> AuthFailure + '_ {

@@ -69,6 +69,19 @@ impl ScramVerifier {
         }
     }
 
+    /// A stand-in verifier for a user that does not exist: its salt is
+    /// stable per user name (so repeated attempts look like a real user's)
+    /// and it costs no key derivation. No proof ever matches it.
+    pub fn mock(user: &str, secret: &[u8]) -> Self {
+        let salt = hmac(secret, &[b"salt", user.as_bytes()])[..16].to_vec();
+        ScramVerifier {
+            iterations: DEFAULT_ITERATIONS,
+            salt,
+            stored_key: hmac(secret, &[b"stored", user.as_bytes()]),
+            server_key: hmac(secret, &[b"server", user.as_bytes()]),
+        }
+    }
+
     /// Parses PostgreSQL's `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("not a SCRAM-SHA-256 verifier ({why})");
@@ -260,6 +273,16 @@ mod tests {
             run("guess", ScramVerifier::from_password("s3cret")),
             Err(ScramError::WrongProof)
         );
+    }
+
+    #[test]
+    fn mock_verifier_is_stable_per_user_and_never_matches() {
+        let a = ScramVerifier::mock("ghost", b"secret");
+        let b = ScramVerifier::mock("ghost", b"secret");
+        let c = ScramVerifier::mock("other", b"secret");
+        assert_eq!(a.salt, b.salt);
+        assert_ne!(a.salt, c.salt);
+        assert_eq!(run("", a), Err(ScramError::WrongProof));
     }
 
     #[test]

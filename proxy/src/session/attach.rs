@@ -23,9 +23,14 @@ const INTERNAL_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// State changes to settle once the server is idle again.
 #[derive(Debug, Default)]
 pub(super) struct PendingEffects {
+    /// The server confirmed RESET ALL.
     pub reset_all: bool,
+    /// The server confirmed DISCARD ALL.
     pub discard_all: bool,
+    /// The server confirmed DEALLOCATE ALL.
     pub deallocate_all: bool,
+    /// A RESET ALL was sent; its `RESET` tag confirms it.
+    pub reset_all_sent: bool,
 }
 
 impl Session {
@@ -75,7 +80,10 @@ impl Session {
         if self.server.is_some() {
             return Ok(());
         }
-        self.attach_to(self.default_shard()).await
+        self.attach_to(self.any_shard()).await?;
+        // A BEGIN held back while sharded goes first.
+        self.replay_held();
+        Ok(())
     }
 
     /// The shard used for statements that may run on any shard: spread
@@ -156,6 +164,8 @@ impl Session {
         };
         let conn = &mut a.conn;
         let pending = std::mem::take(&mut self.pending);
+        // Our own queries below replace the server's unnamed statement.
+        a.unnamed_valid = false;
         if pending.discard_all || pending.deallocate_all {
             conn.prepared.clear();
             self.statements.clear();

@@ -122,6 +122,8 @@ impl Session {
             }
             b'S' => {
                 self.skip_until_sync = false;
+                self.portal_result = None;
+                self.local_execute = None;
                 if self.server.is_some() {
                     self.forward(frame);
                     if !self.copy_in_active {
@@ -241,10 +243,12 @@ impl Session {
                         self.touched.push(name);
                     }
                 }
-                SessionEffect::ResetAll => self.pending.reset_all = true,
-                SessionEffect::DiscardAll => self.pending.discard_all = true,
-                SessionEffect::DeallocateAll => self.pending.deallocate_all = true,
-                SessionEffect::Deallocate(_)
+                // DISCARD ALL and DEALLOCATE ALL are confirmed by their
+                // CommandComplete tags; RESET ALL's tag is a bare RESET.
+                SessionEffect::ResetAll => self.pending.reset_all_sent = true,
+                SessionEffect::DiscardAll
+                | SessionEffect::DeallocateAll
+                | SessionEffect::Deallocate(_)
                 | SessionEffect::SetLocal
                 | SessionEffect::DiscardOther => {}
             }
@@ -282,7 +286,11 @@ impl Session {
             return false;
         };
         let first = text.trim_start();
-        if first.len() < 10 || !first[..10].eq_ignore_ascii_case("deallocate") {
+        if !first
+            .as_bytes()
+            .get(..10)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"deallocate"))
+        {
             return false;
         }
         if shardwire_router::statements(text).len() != 1 {
@@ -293,7 +301,16 @@ impl Session {
                 self.statements.clear();
                 "DEALLOCATE ALL"
             }
-            Some(SessionEffect::Deallocate(name)) if self.statements.remove(name.as_bytes()) => {
+            Some(SessionEffect::Deallocate(name)) => {
+                if !self.statements.remove(name.as_bytes()) {
+                    // The server's statements are the proxy's, shared by
+                    // clients: never let a client drop one.
+                    self.refuse_simple(ErrorResponse::error(
+                        SqlState::FromServer(*b"26000"),
+                        format!("prepared statement \"{name}\" does not exist"),
+                    ));
+                    return true;
+                }
                 "DEALLOCATE"
             }
             _ => return false,
@@ -538,7 +555,9 @@ impl Session {
         if self.server.is_none() {
             let local = match decision.kind {
                 StatementKind::Begin => {
-                    self.held.push(query_frame(&stmt.sql));
+                    if self.held.is_empty() {
+                        self.held.push(query_frame(&stmt.sql));
+                    }
                     Some("BEGIN")
                 }
                 StatementKind::Commit | StatementKind::Rollback if !self.held.is_empty() => {
@@ -604,6 +623,13 @@ impl Session {
             return BindRoute::Done;
         }
         if !self.expect.is_empty() {
+            if !self.expect.batch_closed() {
+                self.refuse_extended(ErrorResponse::error(
+                    SqlState::FeatureNotSupported,
+                    "this statement needs several shards, but it is pipelined inside an unfinished batch on one shard",
+                ));
+                return BindRoute::Done;
+            }
             return BindRoute::Stall;
         }
         self.scatter_extended(stmt, bind, shards, decision).await;

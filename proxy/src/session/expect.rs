@@ -82,6 +82,36 @@ impl ExpectQueue {
         self.items.is_empty()
     }
 
+    /// Whether some reply is still due from the server (entries the proxy
+    /// answers itself do not count).
+    pub fn awaits_server(&self) -> bool {
+        self.items
+            .iter()
+            .any(|e| !matches!(e, Expect::Synthetic(_) | Expect::CopyEnd))
+    }
+
+    /// Whether everything queued so far ends with a Sync/Query, so the
+    /// server will come back to ReadyForQuery without more input; false
+    /// while a held-back BEGIN is being replayed (a transaction is open).
+    pub fn batch_closed(&self) -> bool {
+        if self
+            .items
+            .iter()
+            .any(|e| matches!(e, Expect::InjectedQuery))
+        {
+            return false;
+        }
+        match self
+            .items
+            .iter()
+            .rev()
+            .find(|e| !matches!(e, Expect::Synthetic(_) | Expect::CopyEnd))
+        {
+            Some(e) => e.ends_at_ready(),
+            None => true,
+        }
+    }
+
     /// After an error in the extended protocol the server skips everything
     /// up to the next Sync: drop those entries too (returned for cleanup).
     pub fn skip_to_sync(&mut self) -> Vec<Expect> {

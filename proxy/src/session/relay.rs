@@ -76,8 +76,7 @@ impl Session {
             if self.should_release() {
                 self.release();
             }
-            let server_free = self.server.as_ref().is_none_or(|a| a.conn.is_idle());
-            if self.stalled.is_some() && self.expect.is_empty() && server_free {
+            if self.stalled.is_some() && self.expect.is_empty() && self.passthrough == 0 {
                 // The server that held up a message for another shard is
                 // free now: carry on with the client's messages.
                 if let Err(end) = self.process_client_input().await {
@@ -97,7 +96,7 @@ impl Session {
             let event = tokio::select! {
                 biased;
                 r = server_readable(server), if server.is_some() && self.to_client.len() < HIGH_WATER => Event::ServerReadable(r),
-                r = self.client.readable(), if server_out < HIGH_WATER && self.client_in.len() < HIGH_WATER => Event::ClientReadable(r),
+                r = self.client.readable(), if server_out < HIGH_WATER && self.client_in.len() < HIGH_WATER && self.to_client.len() < HIGH_WATER => Event::ClientReadable(r),
                 r = self.client.writable(), if !self.to_client.is_empty() => Event::Writable(r),
                 r = server_writable(server), if server_out > 0 => Event::Writable(r),
             };

@@ -120,7 +120,10 @@ impl Session {
                     .with_hint("use pool_mode = \"transaction\" for sessions that span shards"),
                 );
             }
-            if a.conn.status != b'I' {
+            if a.conn.status != b'I'
+                || !self.expect.batch_closed()
+                || (self.expect.is_empty() && !a.conn.in_sync)
+            {
                 return Placement::Refused(
                     ErrorResponse::error(
                         SqlState::FeatureNotSupported,
@@ -144,7 +147,7 @@ impl Session {
 
     /// Sends the held-back BEGIN (and SET LOCALs) ahead of the statement
     /// that fixed the shard; their replies are swallowed.
-    fn replay_held(&mut self) {
+    pub(super) fn replay_held(&mut self) {
         let held = std::mem::take(&mut self.held);
         let Some(a) = self.server.as_mut() else {
             return;
@@ -375,7 +378,10 @@ impl Session {
         if self.server.is_none() {
             match decision.kind {
                 StatementKind::Begin => {
-                    self.held.push(Bytes::copy_from_slice(frame));
+                    // A second BEGIN is only a warning in PostgreSQL.
+                    if self.held.is_empty() {
+                        self.held.push(Bytes::copy_from_slice(frame));
+                    }
                     self.answer_locally("BEGIN");
                     return true;
                 }
@@ -413,6 +419,13 @@ impl Session {
                     return true;
                 }
                 if !self.expect.is_empty() {
+                    if !self.expect.batch_closed() {
+                        self.refuse_simple(ErrorResponse::error(
+                            SqlState::FeatureNotSupported,
+                            "this statement needs several shards, but it is pipelined inside an unfinished batch on one shard",
+                        ));
+                        return true;
+                    }
                     return false; // let pipelined work finish first
                 }
                 let shards = match decision.target {

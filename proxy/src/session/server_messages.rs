@@ -68,6 +68,7 @@ impl Session {
             statements,
             passthrough,
             local_hints,
+            pending,
             ..
         } = self;
         let Some(a) = server.as_mut() else {
@@ -111,12 +112,17 @@ impl Session {
                 }
                 b'Z' => {
                     conn.status = body.first().copied().unwrap_or(b'I');
-                    conn.in_sync = true;
                     match expect.head() {
                         Some(e) if e.ends_at_ready() => {
                             expect.pop();
                         }
                         _ => return Err(desync(b'Z')),
+                    }
+                    // In sync only if nothing sent after this batch is
+                    // still unanswered (a pipelined batch may be open).
+                    conn.in_sync = !expect.awaits_server();
+                    if expect.is_empty() {
+                        pending.reset_all_sent = false;
                     }
                     true
                 }
@@ -159,6 +165,15 @@ impl Session {
                     true
                 }
                 b'C' | b'I' | b's' => {
+                    if header.tag == b'C' {
+                        let tag = BodyReader::new(body).cstr().unwrap_or(b"");
+                        match tag {
+                            b"DISCARD ALL" => pending.discard_all = true,
+                            b"DEALLOCATE ALL" => pending.deallocate_all = true,
+                            b"RESET" if pending.reset_all_sent => pending.reset_all = true,
+                            _ => {}
+                        }
+                    }
                     if matches!(expect.head(), Some(Expect::Execute)) {
                         expect.pop();
                     }

@@ -132,7 +132,9 @@ async fn handshake(
             StartupPacket::Startup(params) => {
                 let login = read_login(params, ctx)?;
                 let credentials = ctx.users.get(&login.user).map(|u| &u.credentials);
-                return match authenticate(stream, buf, &login.user, credentials).await {
+                return match authenticate(stream, buf, &login.user, credentials, &ctx.mock_secret)
+                    .await
+                {
                     Ok(()) => Ok(Handshake::Login(login)),
                     Err(AuthFailure::Refused(e)) => Err(Some(e)),
                     Err(AuthFailure::Wire(WireError::Frame(e))) => Err(Some(ErrorResponse::fatal(
