@@ -105,3 +105,29 @@ async fn clients_cannot_drop_the_proxys_statements() {
         42
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_in_transaction_mode_does_not_follow_the_connection() {
+    let setup = Setup::start(one_server()).await;
+    let a = setup.client().await;
+    let pid_a: i32 = a
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    a.batch_execute("LISTEN leaked").await.expect("listen");
+    // The connection that LISTENed is closed rather than handed on.
+    let b = setup.client().await;
+    let pid_b: i32 = b
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    assert_ne!(pid_a, pid_b, "a connection with a LISTEN was reused");
+    let listening: i64 = b
+        .query_one("SELECT count(*) FROM pg_listening_channels()", &[])
+        .await
+        .expect("channels")
+        .get(0);
+    assert_eq!(listening, 0);
+}

@@ -7,6 +7,7 @@
 use super::expect::Expect;
 use super::statements::ClientStatements;
 use super::{Session, SessionEnd};
+use crate::config::PoolMode;
 use crate::protocol::error::ServerError;
 use crate::protocol::frame::{describe_tag, peek_header, HEADER_LEN};
 use crate::protocol::reader::BodyReader;
@@ -69,6 +70,7 @@ impl Session {
             passthrough,
             local_hints,
             pending,
+            mode,
             ..
         } = self;
         let Some(a) = server.as_mut() else {
@@ -168,6 +170,11 @@ impl Session {
                     if header.tag == b'C' {
                         let tag = BodyReader::new(body).cstr().unwrap_or(b"");
                         match tag {
+                            // Session state a pooled connection cannot
+                            // carry to another client: close it at release.
+                            b"LISTEN" | b"PREPARE" if *mode == PoolMode::Transaction => {
+                                conn.broken = true;
+                            }
                             b"DISCARD ALL" => pending.discard_all = true,
                             b"DEALLOCATE ALL" => pending.deallocate_all = true,
                             b"RESET" if pending.reset_all_sent => pending.reset_all = true,
@@ -182,6 +189,12 @@ impl Session {
                 b'S' => {
                     let mut r = BodyReader::new(body);
                     if let (Some(name), Some(value)) = (r.cstr_utf8(), r.cstr_utf8()) {
+                        if name.eq_ignore_ascii_case("session_authorization")
+                            && *mode == PoolMode::Transaction
+                        {
+                            // SET SESSION AUTHORIZATION: not the pool's user any more.
+                            conn.broken = true;
+                        }
                         conn.params.on_status(name, value, true);
                         if !is_server_owned(name) {
                             wanted.set(name, value);
