@@ -270,3 +270,51 @@ async fn metrics_parse_match_show_stats_and_ready_follows_the_primary() {
     assert!(last.0.contains("503"), "{last:?}");
     assert!(last.1.contains("shard 0"), "{}", last.1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_holds_new_transactions_and_resume_releases_them() {
+    let setup = Setup::start(Options::default()).await;
+    let admin = console(&setup, "app", "app").await.expect("admin console");
+    let app = setup.client().await;
+    // A transaction in progress: PAUSE waits for it.
+    app.batch_execute("BEGIN; SELECT 1").await.expect("begin");
+    let pause = {
+        let admin_conn_str = format!(
+            "host=127.0.0.1 port={} user=app password=app dbname=shardwire",
+            setup.port()
+        );
+        tokio::spawn(async move {
+            let (c, conn) = tokio_postgres::connect(&admin_conn_str, NoTls).await?;
+            tokio::spawn(conn);
+            c.simple_query("PAUSE").await.map(|_| ())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !pause.is_finished(),
+        "PAUSE returned while a transaction was running"
+    );
+    app.batch_execute("COMMIT")
+        .await
+        .expect("commit finishes while pausing");
+    tokio::time::timeout(std::time::Duration::from_secs(10), pause)
+        .await
+        .expect("PAUSE returns once idle")
+        .expect("join")
+        .expect("PAUSE");
+    // New work waits, without an error, until RESUME.
+    let held = tokio::spawn(async move {
+        app.query_one("SELECT 7", &[])
+            .await
+            .map(|r| r.get::<_, i32>(0))
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!held.is_finished(), "a query ran while paused");
+    admin.simple_query("RESUME").await.expect("RESUME");
+    let v = tokio::time::timeout(std::time::Duration::from_secs(10), held)
+        .await
+        .expect("released by RESUME")
+        .expect("join")
+        .expect("query");
+    assert_eq!(v, 7);
+}

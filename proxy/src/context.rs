@@ -47,6 +47,47 @@ pub struct Context {
     pub started: std::time::Instant,
     /// Secret for the stand-in SCRAM exchange of unknown users.
     pub mock_secret: [u8; 32],
+    /// Admin PAUSE: new transactions wait until RESUME.
+    pub pause: PauseGate,
+}
+
+/// The PAUSE/RESUME gate: sessions check it before taking a server
+/// connection for a new transaction.
+#[derive(Default)]
+pub struct PauseGate {
+    paused: std::sync::atomic::AtomicBool,
+    resumed: tokio::sync::Notify,
+}
+
+impl PauseGate {
+    /// Whether new transactions are held.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Holds new transactions.
+    pub fn pause(&self) {
+        self.paused
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Lets waiting and new transactions through.
+    pub fn resume(&self) {
+        self.paused
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.resumed.notify_waiters();
+    }
+
+    /// Waits while paused (returns at once when not).
+    pub async fn wait(&self) {
+        while self.is_paused() {
+            let resumed = self.resumed.notified();
+            if !self.is_paused() {
+                break;
+            }
+            resumed.await;
+        }
+    }
 }
 
 /// The router's rules from the `[sharding]` section.
@@ -131,6 +172,7 @@ impl Context {
             metrics,
             started: std::time::Instant::now(),
             mock_secret: rand::random(),
+            pause: PauseGate::default(),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

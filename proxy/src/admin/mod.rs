@@ -4,6 +4,7 @@
 //! `SHOW POOLS;`). This module owns the session loop and the dispatch; each
 //! command family has a file of its own.
 
+mod pause;
 mod result;
 mod show_config;
 mod show_databases;
@@ -107,7 +108,7 @@ pub async fn serve(mut stream: TcpStream, mut buf: BytesMut, ctx: Arc<Context>, 
                     .cstr_utf8()
                     .unwrap_or("")
                     .to_string();
-                match execute(&ctx, role, &sql) {
+                match execute(&ctx, role, &sql).await {
                     Ok(result) => result.encode(&mut out),
                     Err(e) => e.encode(&mut out),
                 }
@@ -132,7 +133,11 @@ pub async fn serve(mut stream: TcpStream, mut buf: BytesMut, ctx: Arc<Context>, 
 }
 
 /// Runs one admin command.
-pub fn execute(ctx: &Context, _role: AdminRole, sql: &str) -> Result<ResultSet, ErrorResponse> {
+pub async fn execute(
+    ctx: &Context,
+    role: AdminRole,
+    sql: &str,
+) -> Result<ResultSet, ErrorResponse> {
     let words: Vec<String> = sql
         .trim()
         .trim_end_matches(';')
@@ -151,6 +156,17 @@ pub fn execute(ctx: &Context, _role: AdminRole, sql: &str) -> Result<ResultSet, 
         ["show", "shards"] => Ok(show_databases::shards(ctx)),
         ["show", "config"] => Ok(show_config::config(ctx)),
         ["show", "lists"] => Ok(show_misc::lists(ctx)),
+        ["pause"] | ["pause", _] | ["resume"] | ["resume", _] if role != AdminRole::Admin => {
+            Err(ErrorResponse::error(
+                SqlState::FromServer(*b"42501"),
+                format!(
+                    "{} needs an admin user; stats users may only SHOW",
+                    words[0].to_uppercase()
+                ),
+            ))
+        }
+        ["pause"] | ["pause", _] => pause::pause(ctx).await,
+        ["resume"] | ["resume", _] => Ok(pause::resume(ctx)),
         [] => Ok(ResultSet::command("")),
         _ => {
             let list: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();

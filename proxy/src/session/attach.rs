@@ -102,6 +102,10 @@ impl Session {
             )
         })?;
         let waiting = std::time::Instant::now();
+        if self.ctx.pause.is_paused() {
+            // PAUSE: the client waits (no error) until RESUME.
+            self.ctx.pause.wait().await;
+        }
         let checkout = pool.get().await;
         if let Some(t) = self.user.shard_traffic.get(shard as usize) {
             t.wait_time_us.inc_by(waiting.elapsed().as_micros() as u64);
