@@ -67,12 +67,16 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
     let Some(user) = ctx.users.get(&login.user).cloned() else {
         return;
     };
-    tracing::debug!(user = %login.user, database = %login.database, "client logged in");
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
     let mut session = Session::new(ctx, user, stream, buf, login.params);
     match session.run().await {
-        SessionEnd::ClientGone => {}
+        SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
         SessionEnd::Fatal(e) => {
-            tracing::debug!(error = %e, "closing client session");
+            tracing::info!(%peer, error = %e, "client session closed with an error");
             session.send_fatal(e).await;
         }
     }
