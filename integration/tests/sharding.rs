@@ -500,3 +500,44 @@ async fn scatter_gather_matches_one_unsharded_server() {
         assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{sql}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_begin_survives_a_describe_before_the_first_statement() {
+    let t = Sharded::start("transaction").await;
+    let mut r = Raw::login(t.proxy.addr.port()).await;
+    r.send(&raw::query("BEGIN")).await;
+    let msgs = r.until_ready().await;
+    assert_eq!(msgs.last().map(|m| m.body.clone()), Some(b"T".to_vec()));
+    // Parse, Describe, Bind, Execute, Sync in one batch (as JDBC sends
+    // it): the Describe must not start the transaction on another shard.
+    for user_id in ["3", "9"] {
+        let mut batch = raw::parse(
+            "",
+            "INSERT INTO users (user_id, name) VALUES ($1::bigint, 'tx')",
+        );
+        let mut describe = vec![b'S'];
+        describe.push(0);
+        batch.extend(raw::frame(b'D', &describe));
+        batch.extend(raw::bind("", "", &[user_id]));
+        batch.extend(raw::execute(""));
+        batch.extend(raw::sync());
+        r.send(&batch).await;
+        let msgs = r.until_ready().await;
+        assert!(msgs.iter().all(|m| m.tag != b'E'), "{user_id}: {msgs:?}");
+        assert_eq!(
+            msgs.last().map(|m| m.body.clone()),
+            Some(b"T".to_vec()),
+            "{msgs:?}"
+        );
+    }
+    r.send(&raw::query("ROLLBACK")).await;
+    r.until_ready().await;
+    let n: i64 = t
+        .shard(3)
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .expect("n")
+        .get(0);
+    assert_eq!(n, 0, "the rolled-back inserts must not persist");
+}

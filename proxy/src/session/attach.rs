@@ -64,6 +64,7 @@ impl Session {
             stalled: None,
             local_execute: None,
             portal_result: None,
+            pending_describe: None,
             server: None,
             expect: Default::default(),
             skip_until_sync: false,
@@ -80,10 +81,9 @@ impl Session {
         if self.server.is_some() {
             return Ok(());
         }
-        self.attach_to(self.any_shard()).await?;
-        // A BEGIN held back while sharded goes first.
-        self.replay_held();
-        Ok(())
+        // A held-back BEGIN is not replayed here: only a statement that
+        // fixes the shard starts the transaction (see `place_on`).
+        self.attach_to(self.any_shard()).await
     }
 
     /// The shard used for statements that may run on any shard: spread

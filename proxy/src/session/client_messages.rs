@@ -124,6 +124,17 @@ impl Session {
                 self.skip_until_sync = false;
                 self.portal_result = None;
                 self.local_execute = None;
+                if self.pending_describe.is_some() {
+                    // No statement fixed the shard: describe it anywhere,
+                    // the BEGIN stays held.
+                    if let Err(e) = self.attach().await {
+                        self.pending_describe = None;
+                        self.refuse_extended(e);
+                        self.skip_until_sync = false;
+                    } else {
+                        self.send_pending_describe();
+                    }
+                }
                 if self.server.is_some() {
                     self.forward(frame);
                     if !self.copy_in_active {
@@ -511,9 +522,24 @@ impl Session {
             self.refuse_extended(e);
             return Ok(Flow::Done);
         }
+        self.send_pending_describe();
         self.forward_statement_ref(frame, name, name_at);
         self.expect.push(Expect::Bind);
         Ok(Flow::Done)
+    }
+
+    /// Forwards a Describe held while no shard was chosen (a server must
+    /// be attached).
+    fn send_pending_describe(&mut self) {
+        let Some(describe) = self.pending_describe.take() else {
+            return;
+        };
+        let mut r = BodyReader::new(&describe[5..]);
+        let _kind = r.u8();
+        let name_at = r.position();
+        let name = r.cstr().unwrap_or(b"").to_vec();
+        self.forward_statement_ref(&describe, &name, name_at);
+        self.expect.push(Expect::Describe);
     }
 
     /// Routes a Bind by its statement's plan and parameters: places the
@@ -670,6 +696,10 @@ impl Session {
                 self.emit(out.freeze());
                 return Ok(());
             }
+        }
+        if kind == b'S' && self.sharded() && self.server.is_none() && !self.held.is_empty() {
+            self.pending_describe = Some(BytesMut::from(frame));
+            return Ok(());
         }
         if let Err(e) = self.attach().await {
             self.refuse_extended(e);

@@ -110,6 +110,10 @@ pub(crate) struct Session {
     /// A message that must wait until the server in use is released
     /// (it routes to another shard than pipelined work still running).
     stalled: Option<BytesMut>,
+    /// A Describe of a statement that arrived while a BEGIN is held back and
+    /// no shard is chosen: sent once the next Bind picks the shard (after
+    /// the BEGIN), or at Sync if none comes.
+    pending_describe: Option<BytesMut>,
     /// The merged answer of a scatter-gather read bound in the extended
     /// protocol, handed out at Describe(portal) and Execute.
     portal_result: Option<routing::PortalResult>,
