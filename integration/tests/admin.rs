@@ -172,6 +172,27 @@ async fn show_commands_answer_and_count_traffic() {
         app_pool["sv_idle"].parse::<u64>().expect("n") >= 1,
         "{app_pool:?}"
     );
+    let clients = show(&admin, "SHOW CLIENTS").await;
+    let mine = clients
+        .iter()
+        .find(|r| r["user"] == "app")
+        .expect("the app client is listed");
+    for column in [
+        "type",
+        "user",
+        "database",
+        "state",
+        "addr",
+        "port",
+        "connect_time",
+    ] {
+        assert!(mine.contains_key(column), "SHOW CLIENTS lacks {column}");
+    }
+    assert_eq!(mine["addr"], "127.0.0.1");
+    assert!(
+        ["idle", "active"].contains(&mine["state"].as_str()),
+        "{mine:?}"
+    );
     let config = show(&admin, "SHOW CONFIG").await;
     let size = config
         .iter()

@@ -19,10 +19,39 @@ pub struct CancelTarget {
     pub secret: i32,
 }
 
-/// Per-client slot: the backend the client currently holds, if any.
+/// Who a client is, for `SHOW CLIENTS`.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// Login user.
+    pub user: String,
+    /// Database asked for.
+    pub database: String,
+    /// Peer address.
+    pub addr: Option<SocketAddr>,
+    /// When the client connected.
+    pub connected_at: std::time::SystemTime,
+}
+
+impl Default for ClientInfo {
+    fn default() -> Self {
+        ClientInfo {
+            user: String::new(),
+            database: String::new(),
+            addr: None,
+            connected_at: std::time::UNIX_EPOCH,
+        }
+    }
+}
+
+/// Per-client slot: the backend the client currently holds, if any, and
+/// what `SHOW CLIENTS` shows about it.
 #[derive(Debug, Default)]
 pub struct CancelSlot {
     target: Mutex<Option<CancelTarget>>,
+    /// Who the client is.
+    pub info: ClientInfo,
+    /// The client waits for a server connection.
+    pub waiting: std::sync::atomic::AtomicBool,
 }
 
 impl CancelSlot {
@@ -55,7 +84,15 @@ pub struct CancelRegistration {
 impl CancelRegistry {
     /// Creates a fresh unique key for a new client.
     pub fn register(self: &Arc<Self>) -> CancelRegistration {
-        let slot = Arc::new(CancelSlot::default());
+        self.register_client(ClientInfo::default())
+    }
+
+    /// Creates a fresh unique key for a new client described by `info`.
+    pub fn register_client(self: &Arc<Self>, info: ClientInfo) -> CancelRegistration {
+        let slot = Arc::new(CancelSlot {
+            info,
+            ..CancelSlot::default()
+        });
         let mut rng = rand::thread_rng();
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let key = loop {
@@ -76,6 +113,12 @@ impl CancelRegistry {
     pub fn lookup(&self, pid: i32, secret: i32) -> Option<CancelTarget> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.get(&(pid, secret)).and_then(|s| s.get())
+    }
+
+    /// Every registered client, by key.
+    pub fn clients(&self) -> Vec<((i32, i32), Arc<CancelSlot>)> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.iter().map(|(k, v)| (*k, v.clone())).collect()
     }
 
     /// Number of registered clients.

@@ -6,6 +6,7 @@
 
 mod pause;
 mod result;
+mod show_clients;
 mod show_config;
 mod show_databases;
 mod show_misc;
@@ -156,6 +157,7 @@ pub async fn execute(
         ["show", "shards"] => Ok(show_databases::shards(ctx)),
         ["show", "config"] => Ok(show_config::config(ctx)),
         ["show", "lists"] => Ok(show_misc::lists(ctx)),
+        ["show", "clients"] => Ok(show_clients::clients(ctx)),
         ["pause"] | ["pause", _] | ["resume"] | ["resume", _] if role != AdminRole::Admin => {
             Err(ErrorResponse::error(
                 SqlState::FromServer(*b"42501"),

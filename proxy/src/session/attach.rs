@@ -41,7 +41,12 @@ impl Session {
         leftover: bytes::BytesMut,
         startup_params: ParamMap,
     ) -> Session {
-        let cancel = ctx.cancels.register();
+        let cancel = ctx.cancels.register_client(crate::cancel::ClientInfo {
+            user: user.name.clone(),
+            database: ctx.config.proxy.database.clone(),
+            addr: client.peer_addr().ok(),
+            connected_at: std::time::SystemTime::now(),
+        });
         ctx.metrics.clients.inc();
         Session {
             mode: ctx.config.proxy.pool_mode,
@@ -106,7 +111,15 @@ impl Session {
             // PAUSE: the client waits (no error) until RESUME.
             self.ctx.pause.wait().await;
         }
+        self.cancel
+            .slot
+            .waiting
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let checkout = pool.get().await;
+        self.cancel
+            .slot
+            .waiting
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = self.user.shard_traffic.get(shard as usize) {
             t.wait_time_us.inc_by(waiting.elapsed().as_micros() as u64);
         }

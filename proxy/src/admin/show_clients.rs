@@ -1,0 +1,86 @@
+//! `SHOW CLIENTS`: one row per client session, with PgBouncer's main
+//! columns plus the shard of the backend it holds.
+
+use super::result::{text, Kind, ResultSet};
+use crate::context::Context;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for a time (civil-from-days, proleptic
+/// Gregorian calendar).
+pub fn format_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `SHOW CLIENTS`.
+pub fn clients(ctx: &Context) -> ResultSet {
+    let mut r = ResultSet::new(&[
+        ("type", Kind::Text),
+        ("user", Kind::Text),
+        ("database", Kind::Text),
+        ("state", Kind::Text),
+        ("addr", Kind::Text),
+        ("port", Kind::Int),
+        ("connect_time", Kind::Text),
+        ("remote_pid", Kind::Int),
+        ("ptr", Kind::Text),
+    ]);
+    let mut clients = ctx.cancels.clients();
+    clients.sort_by_key(|(_, slot)| slot.info.connected_at);
+    for ((pid, _), slot) in clients {
+        let target = slot.get();
+        let state = if slot.waiting.load(Ordering::Relaxed) {
+            "waiting"
+        } else if target.is_some() {
+            "active"
+        } else {
+            "idle"
+        };
+        r.row(vec![
+            text("C"),
+            text(&slot.info.user),
+            text(&slot.info.database),
+            text(state),
+            slot.info.addr.map(|a| a.ip().to_string()),
+            slot.info.addr.map(|a| a.port().to_string()),
+            text(format_time(slot.info.connected_at)),
+            target.map(|t| t.pid.to_string()),
+            text(format!("{pid:x}")),
+        ]);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(format_time(UNIX_EPOCH), "1970-01-01 00:00:00 UTC");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_369_825);
+        assert_eq!(format_time(t), "2026-11-22 17:50:25 UTC");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(format_time(leap), "2000-02-29 00:00:00 UTC");
+    }
+}
