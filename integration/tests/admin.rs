@@ -271,6 +271,23 @@ async fn metrics_parse_match_show_stats_and_ready_follows_the_primary() {
         "the app client is connected"
     );
 
+    // The latency histogram saw every request routed to shard 0.
+    let observed: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "shardwire_query_duration_seconds")
+        .filter_map(|s| match &s.value {
+            prometheus_parse::Value::Histogram(buckets) => buckets
+                .iter()
+                .map(|b| b.count)
+                .fold(None, |m: Option<f64>, c| Some(m.map_or(c, |m| m.max(c)))),
+            _ => None,
+        })
+        .sum();
+    assert!(
+        observed >= 50.0,
+        "latency histogram counted {observed} requests"
+    );
     let (status, _) = http_get(addr, "/health").await;
     assert!(status.contains("200"), "{status}");
     let (status, body) = http_get(addr, "/ready").await;

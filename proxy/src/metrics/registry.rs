@@ -1,7 +1,10 @@
 //! The Prometheus registry and its handles. Counters are created once per
 //! (shard, user) pool at start-up; sessions increment the cloned handles.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
 
 /// Traffic through one (shard, user) pool. Cheap to read; the same values
 /// appear in `SHOW STATS` and on `/metrics`.
@@ -19,6 +22,11 @@ pub struct PoolTraffic {
     pub xact_time_us: IntCounter,
     /// Microseconds clients waited for a server connection.
     pub wait_time_us: IntCounter,
+    /// Seconds from sending a client's request to ReadyForQuery, for
+    /// statements routed to this shard.
+    pub query_seconds: Histogram,
+    /// Seconds waited for a server connection.
+    pub checkout_wait_seconds: Histogram,
 }
 
 /// All metrics of a proxy instance.
@@ -31,6 +39,10 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Server connections by shard, user and state (active/idle/waiting clients).
     pub pool_gauges: IntGaugeVec,
+    /// Request latency of scatter-gather reads (all shards).
+    pub scatter_seconds: Histogram,
+    query_seconds: HistogramVec,
+    checkout_wait: HistogramVec,
     xacts: IntCounterVec,
     queries: IntCounterVec,
     bytes_received: IntCounterVec,
@@ -73,7 +85,32 @@ impl Metrics {
         ));
         let _ = registry.register(Box::new(pool_gauges.clone()));
         let pool = ["shard", "user"];
+        let buckets = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let query_seconds = static_metric(HistogramVec::new(
+            HistogramOpts::new(
+                "shardwire_query_duration_seconds",
+                "Time from forwarding a client's request to ReadyForQuery, by shard, user and route",
+            )
+            .buckets(buckets.clone()),
+            &["shard", "user", "route"],
+        ));
+        let _ = registry.register(Box::new(query_seconds.clone()));
+        let checkout_wait = static_metric(HistogramVec::new(
+            HistogramOpts::new(
+                "shardwire_checkout_wait_seconds",
+                "Time clients waited for a server connection",
+            )
+            .buckets(buckets),
+            &pool,
+        ));
+        let _ = registry.register(Box::new(checkout_wait.clone()));
+        let scatter_seconds = query_seconds.with_label_values(&["all", "*", "scatter"]);
         Metrics {
+            scatter_seconds,
+            query_seconds,
+            checkout_wait,
             clients,
             pool_gauges,
             errors: counter_vec(
@@ -133,6 +170,10 @@ impl Metrics {
             bytes_sent: self.bytes_sent.with_label_values(&labels),
             xact_time_us: self.xact_time.with_label_values(&labels),
             wait_time_us: self.wait_time.with_label_values(&labels),
+            query_seconds: self
+                .query_seconds
+                .with_label_values(&[labels[0], labels[1], "keyed"]),
+            checkout_wait_seconds: self.checkout_wait.with_label_values(&labels),
         }
     }
 

@@ -75,6 +75,7 @@ impl Session {
             skip_until_sync: false,
             copy_in_active: false,
             passthrough: 0,
+            request_started: None,
             cancel,
         }
     }
@@ -121,7 +122,9 @@ impl Session {
             .waiting
             .store(false, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = self.user.shard_traffic.get(shard as usize) {
-            t.wait_time_us.inc_by(waiting.elapsed().as_micros() as u64);
+            let waited = waiting.elapsed();
+            t.wait_time_us.inc_by(waited.as_micros() as u64);
+            t.checkout_wait_seconds.observe(waited.as_secs_f64());
         }
         let mut conn = checkout.map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
         // A value the server refuses (e.g. a bad TimeZone) is the client's

@@ -192,6 +192,9 @@ impl Session {
     fn forward(&mut self, bytes: &[u8]) {
         if let Some(a) = self.server.as_mut() {
             a.conn.send(bytes);
+            if self.request_started.is_none() {
+                self.request_started = Some(std::time::Instant::now());
+            }
         }
     }
 

@@ -128,6 +128,8 @@ pub(crate) struct Session {
     /// The server is in COPY FROM STDIN and has not yet been sent the
     /// client's CopyDone/CopyFail: Syncs are swallowed by the COPY.
     copy_in_active: bool,
+    /// When the oldest request not yet answered by ReadyForQuery was sent.
+    request_started: Option<std::time::Instant>,
     /// Bytes still to pass through of a large server message.
     passthrough: usize,
     cancel: CancelRegistration,

@@ -213,6 +213,7 @@ impl Session {
 
     /// Runs an unkeyed read on several shards and merges the answers.
     pub(super) async fn scatter_read(&mut self, sql: &str, shards: Vec<u32>, decision: &Decision) {
+        let started = std::time::Instant::now();
         let text = decision.rewritten_sql.as_deref().unwrap_or(sql);
         let mut request = BytesMut::new();
         builder::query(&mut request, text);
@@ -241,6 +242,10 @@ impl Session {
         }
         builder::ready_for_query(&mut out, self.local_status());
         self.emit(out.freeze());
+        self.ctx
+            .metrics
+            .scatter_seconds
+            .observe(started.elapsed().as_secs_f64());
     }
 
     /// Runs an unkeyed read bound in the extended protocol on several

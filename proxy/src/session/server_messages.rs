@@ -71,6 +71,8 @@ impl Session {
             local_hints,
             pending,
             mode,
+            request_started,
+            user,
             ..
         } = self;
         let Some(a) = server.as_mut() else {
@@ -123,6 +125,12 @@ impl Session {
                     // In sync only if nothing sent after this batch is
                     // still unanswered (a pipelined batch may be open).
                     conn.in_sync = !expect.awaits_server();
+                    if let (Some(started), Some(t)) = (
+                        request_started.take(),
+                        user.shard_traffic.get(a.shard as usize),
+                    ) {
+                        t.query_seconds.observe(started.elapsed().as_secs_f64());
+                    }
                     if expect.is_empty() {
                         pending.reset_all_sent = false;
                     }
