@@ -193,6 +193,20 @@ async fn show_commands_answer_and_count_traffic() {
         ["idle", "active"].contains(&mine["state"].as_str()),
         "{mine:?}"
     );
+    let servers = show(&admin, "SHOW SERVERS").await;
+    let pid: i32 = app
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let servers_after = show(&admin, "SHOW SERVERS").await;
+    assert!(!servers.is_empty());
+    assert!(
+        servers_after
+            .iter()
+            .any(|r| r["remote_pid"] == pid.to_string() && r["shard"] == "0"),
+        "backend {pid} not in SHOW SERVERS: {servers_after:?}"
+    );
     let config = show(&admin, "SHOW CONFIG").await;
     let size = config
         .iter()

@@ -7,6 +7,7 @@ use crate::auth::client::Credentials;
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
 use crate::metrics::{Metrics, PoolTraffic};
+use crate::server::registry::ServerRegistry;
 use crate::server::{ServerManager, ServerTarget};
 use crate::session::statements::StatementRegistry;
 use shardwire_pool::{Pool, PoolConfig};
@@ -49,6 +50,8 @@ pub struct Context {
     pub mock_secret: [u8; 32],
     /// Admin PAUSE: new transactions wait until RESUME.
     pub pause: PauseGate,
+    /// Open server connections, for SHOW SERVERS.
+    pub servers: Arc<ServerRegistry>,
 }
 
 /// The PAUSE/RESUME gate: sessions check it before taking a server
@@ -132,6 +135,7 @@ impl Context {
             ..PoolConfig::default()
         };
         let metrics = Metrics::new();
+        let servers = Arc::new(ServerRegistry::default());
         let mut users = HashMap::new();
         for user in &config.users {
             let shard_traffic = (0..config.shards.len())
@@ -153,8 +157,12 @@ impl Context {
                             .clone()
                             .unwrap_or_else(|| config.proxy.database.clone()),
                         connect_timeout: config.pool.connect_timeout,
+                        shard: i as u32,
                     };
-                    Pool::new(ServerManager::new(target), pool_config.clone())
+                    Pool::new(
+                        ServerManager::new(target, servers.clone()),
+                        pool_config.clone(),
+                    )
                 })
                 .collect();
             users.insert(
@@ -173,6 +181,7 @@ impl Context {
             started: std::time::Instant::now(),
             mock_secret: rand::random(),
             pause: PauseGate::default(),
+            servers,
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

@@ -11,6 +11,7 @@ mod show_config;
 mod show_databases;
 mod show_misc;
 mod show_pools;
+mod show_servers;
 mod show_stats;
 
 use crate::context::Context;
@@ -158,6 +159,7 @@ pub async fn execute(
         ["show", "config"] => Ok(show_config::config(ctx)),
         ["show", "lists"] => Ok(show_misc::lists(ctx)),
         ["show", "clients"] => Ok(show_clients::clients(ctx)),
+        ["show", "servers"] => Ok(show_servers::servers(ctx)),
         ["pause"] | ["pause", _] | ["resume"] | ["resume", _] if role != AdminRole::Admin => {
             Err(ErrorResponse::error(
                 SqlState::FromServer(*b"42501"),

@@ -32,6 +32,8 @@ pub struct ServerTarget {
     pub database: String,
     /// Time allowed for TCP connect plus login.
     pub connect_timeout: Duration,
+    /// The shard this server belongs to.
+    pub shard: u32,
 }
 
 /// Why a server connection could not be opened or used.
@@ -101,6 +103,8 @@ pub struct ServerConn {
     pub status: u8,
     /// Set when the connection is in an unknown state and must be closed.
     pub broken: bool,
+    /// Its entry in the server registry (removed when dropped).
+    pub registration: Option<super::registry::ServerRegistration>,
     /// The server has answered everything sent to it with a final
     /// ReadyForQuery. False from the moment anything is queued for it
     /// (after an error in the extended protocol it waits for a Sync).
@@ -160,6 +164,7 @@ impl ServerConn {
             status: b'I',
             broken: false,
             in_sync: true,
+            registration: None,
         };
         loop {
             let frame = read_frame(&mut conn.stream, &mut conn.inbuf, SERVER_FRAME_LIMIT).await?;

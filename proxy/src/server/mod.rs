@@ -6,6 +6,7 @@
 pub mod conn;
 pub mod manager;
 pub mod params;
+pub mod registry;
 
 pub use conn::{ServerConn, ServerTarget};
 pub use manager::ServerManager;

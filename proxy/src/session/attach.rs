@@ -136,6 +136,11 @@ impl Session {
             pid: conn.backend_pid,
             secret: conn.backend_secret,
         }));
+        if let Some(r) = &conn.registration {
+            r.entry
+                .in_use
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         self.server = Some(Attached {
             conn,
             shard,

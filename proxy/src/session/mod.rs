@@ -68,6 +68,16 @@ impl Attached {
     }
 }
 
+impl Drop for Attached {
+    fn drop(&mut self) {
+        if let Some(r) = &self.conn.registration {
+            r.entry
+                .in_use
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// Why a session ends.
 #[derive(Debug)]
 pub(crate) enum SessionEnd {

@@ -1,0 +1,102 @@
+//! Every open server connection, for `SHOW SERVERS`: registered when a
+//! connection logs in, removed when it is dropped, marked in use while a
+//! client holds it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// What is known about one server connection.
+#[derive(Debug)]
+pub struct ServerEntry {
+    /// User it is logged in as.
+    pub user: String,
+    /// Database on the server.
+    pub database: String,
+    /// Shard it belongs to.
+    pub shard: u32,
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Backend process id.
+    pub pid: i32,
+    /// When it logged in.
+    pub connected_at: SystemTime,
+    /// A client holds it.
+    pub in_use: AtomicBool,
+}
+
+/// The open server connections.
+#[derive(Debug, Default)]
+pub struct ServerRegistry {
+    entries: Mutex<HashMap<u64, Arc<ServerEntry>>>,
+    next: AtomicU64,
+}
+
+/// A connection's registration; removes it on drop.
+#[derive(Debug)]
+pub struct ServerRegistration {
+    registry: Arc<ServerRegistry>,
+    id: u64,
+    /// The entry, to mark it in use.
+    pub entry: Arc<ServerEntry>,
+}
+
+impl ServerRegistry {
+    /// Registers a connection.
+    pub fn register(self: &Arc<Self>, entry: ServerEntry) -> ServerRegistration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(entry);
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, entry.clone());
+        ServerRegistration {
+            registry: self.clone(),
+            id,
+            entry,
+        }
+    }
+
+    /// Every open connection.
+    pub fn entries(&self) -> Vec<Arc<ServerEntry>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.values().cloned().collect()
+    }
+}
+
+impl Drop for ServerRegistration {
+    fn drop(&mut self) {
+        let mut entries = self
+            .registry
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        entries.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_lives_as_long_as_the_connection() {
+        let registry = Arc::new(ServerRegistry::default());
+        let r = registry.register(ServerEntry {
+            user: "u".into(),
+            database: "d".into(),
+            shard: 2,
+            addr: "127.0.0.1:5432".parse().unwrap(),
+            pid: 42,
+            connected_at: SystemTime::now(),
+            in_use: AtomicBool::new(false),
+        });
+        assert_eq!(registry.entries().len(), 1);
+        r.entry.in_use.store(true, Ordering::Relaxed);
+        assert!(registry.entries()[0].in_use.load(Ordering::Relaxed));
+        drop(r);
+        assert!(registry.entries().is_empty());
+    }
+}
