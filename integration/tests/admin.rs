@@ -370,3 +370,47 @@ async fn pause_holds_new_transactions_and_resume_releases_them() {
         .expect("query");
     assert_eq!(v, 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_applies_pool_settings_and_keeps_clients() {
+    let setup = Setup::start(Options::default()).await;
+    let admin = console(&setup, "app", "app").await.expect("admin console");
+    let app = setup.client().await;
+    app.simple_query("SELECT 1").await.expect("before");
+    let value = |rows: &[HashMap<String, String>], key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["value"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value(&show(&admin, "SHOW CONFIG").await, "pool.size"), "4");
+
+    let bigger = setup.config_text.replace("size = 4", "size = 7");
+    assert_ne!(
+        bigger, setup.config_text,
+        "the test config must name the pool size"
+    );
+    std::fs::write(&setup.config_path, &bigger).expect("rewrite config");
+    admin.simple_query("RELOAD").await.expect("RELOAD");
+    assert_eq!(value(&show(&admin, "SHOW CONFIG").await, "pool.size"), "7");
+    let dbs = show(&admin, "SHOW DATABASES").await;
+    assert_eq!(dbs[0]["pool_size"], "7");
+    // The client connected before the reload was not dropped.
+    app.simple_query("SELECT 2").await.expect("after reload");
+
+    // An invalid file is refused, naming the key; nothing changes.
+    std::fs::write(&setup.config_path, bigger.replace("size = 7", "size = 0"))
+        .expect("rewrite config");
+    let err = admin
+        .simple_query("RELOAD")
+        .await
+        .expect_err("invalid config");
+    assert_eq!(sqlstate(&err).as_deref(), Some("F0000"), "{err}");
+    let message = err
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
+    assert!(message.contains("pool.size"), "{message}");
+    assert_eq!(value(&show(&admin, "SHOW CONFIG").await, "pool.size"), "7");
+    app.simple_query("SELECT 3").await.expect("still fine");
+}

@@ -5,7 +5,7 @@
 
 use crate::auth::client::Credentials;
 use crate::cancel::CancelRegistry;
-use crate::config::Config;
+use crate::config::{Config, PoolSection};
 use crate::metrics::{Metrics, PoolTraffic};
 use crate::server::registry::ServerRegistry;
 use crate::server::{ServerManager, ServerTarget};
@@ -52,6 +52,23 @@ pub struct Context {
     pub pause: PauseGate,
     /// Open server connections, for SHOW SERVERS.
     pub servers: Arc<ServerRegistry>,
+    /// The `[pool]` settings in force (RELOAD changes them).
+    pub pool_settings: std::sync::RwLock<PoolSection>,
+    /// The file the configuration came from, for RELOAD / SIGHUP.
+    pub config_path: std::sync::OnceLock<std::path::PathBuf>,
+}
+
+/// The generic pool's settings from `[pool]`.
+pub fn pool_config(pool: &PoolSection) -> PoolConfig {
+    PoolConfig {
+        max_size: pool.size,
+        min_idle: pool.min_idle,
+        idle_timeout: pool.idle_timeout,
+        max_lifetime: pool.max_lifetime,
+        checkout_timeout: pool.checkout_timeout,
+        health_check_after: pool.health_check_after,
+        ..PoolConfig::default()
+    }
 }
 
 /// The PAUSE/RESUME gate: sessions check it before taking a server
@@ -125,15 +142,7 @@ impl Context {
     /// Builds pools for every user and shard. Must run inside a tokio
     /// runtime (pools start their maintenance tasks).
     pub fn new(config: Config) -> Arc<Context> {
-        let pool_config = PoolConfig {
-            max_size: config.pool.size,
-            min_idle: config.pool.min_idle,
-            idle_timeout: config.pool.idle_timeout,
-            max_lifetime: config.pool.max_lifetime,
-            checkout_timeout: config.pool.checkout_timeout,
-            health_check_after: config.pool.health_check_after,
-            ..PoolConfig::default()
-        };
+        let pool_config = pool_config(&config.pool);
         let metrics = Metrics::new();
         let servers = Arc::new(ServerRegistry::default());
         let mut users = HashMap::new();
@@ -182,6 +191,8 @@ impl Context {
             mock_secret: rand::random(),
             pause: PauseGate::default(),
             servers,
+            pool_settings: std::sync::RwLock::new(config.pool.clone()),
+            config_path: std::sync::OnceLock::new(),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

@@ -13,6 +13,7 @@
 //! - `context`: the shared state built at start-up;
 //! - `proxy`: starting and stopping a proxy instance (used by the CLI,
 //!   the demo and the tests);
+//! - `reload`: RELOAD / SIGHUP;
 //! - `runtime`: the tokio runtime for a worker count;
 //! - `demo`: `shardwire demo`.
 
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod metrics;
 pub mod protocol;
 pub mod proxy;
+pub mod reload;
 pub mod runtime;
 pub mod scatter;
 pub mod server;

@@ -74,10 +74,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => {
-            let config = match load_file(&config) {
+            let path = config;
+            let config = match load_file(&path) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("{}: {e}", config.display());
+                    eprintln!("{}: {e}", path.display());
                     return ExitCode::from(2);
                 }
             };
@@ -89,13 +90,27 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(async {
-                let proxy = match RunningProxy::start(config).await {
+                drop(config);
+                let proxy = match RunningProxy::start_from_file(&path).await {
                     Ok(p) => p,
                     Err(e) => {
-                        eprintln!("cannot listen: {e}");
+                        eprintln!("{e}");
                         return ExitCode::FAILURE;
                     }
                 };
+                let ctx = proxy.context.clone();
+                tokio::spawn(async move {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+                        return;
+                    };
+                    while hangups.recv().await.is_some() {
+                        match shardwire::reload::reload(&ctx) {
+                            Ok(r) => tracing::info!(applied = ?r.applied, need_restart = ?r.need_restart, "SIGHUP: configuration reloaded"),
+                            Err(problem) => tracing::warn!(%problem, "SIGHUP: reload refused; the running configuration stays"),
+                        }
+                    }
+                });
                 let _ = tokio::signal::ctrl_c().await;
                 tracing::info!("shutting down");
                 proxy.stop();

@@ -54,6 +54,17 @@ impl RunningProxy {
         })
     }
 
+    /// Starts from a configuration file, which RELOAD and SIGHUP re-read.
+    pub async fn start_from_file(path: &std::path::Path) -> Result<RunningProxy, String> {
+        let config =
+            crate::config::load_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let proxy = RunningProxy::start(config)
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let _ = proxy.context.config_path.set(path.to_path_buf());
+        Ok(proxy)
+    }
+
     /// Stops accepting clients and closes the pools.
     pub fn stop(&self) {
         self.accept.abort();

@@ -46,6 +46,10 @@ pub struct Setup {
     pub proxy: RunningProxy,
     pub primary: Node,
     pub rig: Rig,
+    /// The configuration file the proxy was started from (RELOAD reads it).
+    pub config_path: PathBuf,
+    /// Its text as written.
+    pub config_text: String,
 }
 
 impl Setup {
@@ -114,12 +118,18 @@ primary = {{ host = "127.0.0.1", port = {port} }}
             checkout = opts.checkout_timeout,
             port = primary.port(),
         );
-        let config = parse_str(&config).expect("config");
-        let proxy = RunningProxy::start(config).await.expect("proxy");
+        parse_str(&config).expect("config");
+        let config_path = rig.dir().join("shardwire.toml");
+        std::fs::write(&config_path, &config).expect("write config");
+        let proxy = RunningProxy::start_from_file(&config_path)
+            .await
+            .expect("proxy");
         Setup {
             proxy,
             primary,
             rig,
+            config_path,
+            config_text: config,
         }
     }
 

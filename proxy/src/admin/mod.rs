@@ -71,6 +71,23 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "SHOW LISTS",
         "counts of databases, users, pools, clients, servers",
     ),
+    (
+        "SHOW CLIENTS",
+        "each client session: user, state, address, backend",
+    ),
+    (
+        "SHOW SERVERS",
+        "each server connection: shard, state, backend pid",
+    ),
+    (
+        "RELOAD",
+        "re-read the configuration file; pool settings apply at once",
+    ),
+    (
+        "PAUSE",
+        "hold new transactions, wait for running ones to finish",
+    ),
+    ("RESUME", "let transactions through again"),
 ];
 
 /// Serves an authenticated admin session until the client leaves.
@@ -160,7 +177,9 @@ pub async fn execute(
         ["show", "lists"] => Ok(show_misc::lists(ctx)),
         ["show", "clients"] => Ok(show_clients::clients(ctx)),
         ["show", "servers"] => Ok(show_servers::servers(ctx)),
-        ["pause"] | ["pause", _] | ["resume"] | ["resume", _] if role != AdminRole::Admin => {
+        ["pause"] | ["pause", _] | ["resume"] | ["resume", _] | ["reload"]
+            if role != AdminRole::Admin =>
+        {
             Err(ErrorResponse::error(
                 SqlState::FromServer(*b"42501"),
                 format!(
@@ -171,6 +190,20 @@ pub async fn execute(
         }
         ["pause"] | ["pause", _] => pause::pause(ctx).await,
         ["resume"] | ["resume", _] => Ok(pause::resume(ctx)),
+        ["reload"] => match crate::reload::reload(ctx) {
+            Ok(report) => {
+                tracing::info!(applied = ?report.applied, need_restart = ?report.need_restart, "configuration reloaded");
+                Ok(ResultSet::command("RELOAD"))
+            }
+            Err(problem) => {
+                tracing::warn!(%problem, "configuration reload refused; the running configuration stays");
+                Err(
+                    ErrorResponse::error(SqlState::FromServer(*b"F0000"), problem).with_hint(
+                        "fix the file and RELOAD again; the running configuration is unchanged",
+                    ),
+                )
+            }
+        },
         [] => Ok(ResultSet::command("")),
         _ => {
             let list: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();

@@ -1,4 +1,5 @@
-//! `SHOW CONFIG`: the settings in force, as key/value/default/changeable.
+//! `SHOW CONFIG`: the settings in force, as key/value/default/changeable
+//! (changeable = applied by RELOAD without a restart).
 
 use super::result::{text, Kind, ResultSet};
 use crate::config::{PoolSection, ProxySection};
@@ -11,6 +12,11 @@ fn duration(d: Option<std::time::Duration>) -> String {
 /// `SHOW CONFIG`.
 pub fn config(ctx: &Context) -> ResultSet {
     let c = &ctx.config;
+    let pool = ctx
+        .pool_settings
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let (dp, dpool) = (ProxySection::default(), PoolSection::default());
     let mut r = ResultSet::new(&[
         ("key", Kind::Text),
@@ -18,6 +24,7 @@ pub fn config(ctx: &Context) -> ResultSet {
         ("default", Kind::Text),
         ("changeable", Kind::Text),
     ]);
+    let some = |d| duration(Some(d));
     let rows: Vec<(&str, String, String, &str)> = vec![
         (
             "proxy.listen",
@@ -51,50 +58,50 @@ pub fn config(ctx: &Context) -> ResultSet {
         ),
         (
             "proxy.auth_timeout",
-            duration(Some(c.proxy.auth_timeout)),
-            duration(Some(dp.auth_timeout)),
+            some(c.proxy.auth_timeout),
+            some(dp.auth_timeout),
             "no",
         ),
         (
             "pool.size",
-            c.pool.size.to_string(),
+            pool.size.to_string(),
             dpool.size.to_string(),
-            "no",
+            "yes",
         ),
         (
             "pool.min_idle",
-            c.pool.min_idle.to_string(),
+            pool.min_idle.to_string(),
             dpool.min_idle.to_string(),
-            "no",
+            "yes",
         ),
         (
             "pool.idle_timeout",
-            duration(c.pool.idle_timeout),
+            duration(pool.idle_timeout),
             duration(dpool.idle_timeout),
-            "no",
+            "yes",
         ),
         (
             "pool.max_lifetime",
-            duration(c.pool.max_lifetime),
+            duration(pool.max_lifetime),
             duration(dpool.max_lifetime),
-            "no",
+            "yes",
         ),
         (
             "pool.checkout_timeout",
-            duration(Some(c.pool.checkout_timeout)),
-            duration(Some(dpool.checkout_timeout)),
-            "no",
+            some(pool.checkout_timeout),
+            some(dpool.checkout_timeout),
+            "yes",
         ),
         (
             "pool.health_check_after",
-            duration(Some(c.pool.health_check_after)),
-            duration(Some(dpool.health_check_after)),
-            "no",
+            some(pool.health_check_after),
+            some(dpool.health_check_after),
+            "yes",
         ),
         (
             "pool.connect_timeout",
-            duration(Some(c.pool.connect_timeout)),
-            duration(Some(dpool.connect_timeout)),
+            some(c.pool.connect_timeout),
+            some(dpool.connect_timeout),
             "no",
         ),
         (

@@ -29,6 +29,11 @@ pub fn databases(ctx: &Context) -> ResultSet {
             .filter_map(|u| u.shard_pools.get(k))
             .map(|p| p.stats().open)
             .sum();
+        let pool = ctx
+            .pool_settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         r.row(vec![
             text(&ctx.config.proxy.database),
             text(&shard.primary.host),
@@ -40,11 +45,11 @@ pub fn databases(ctx: &Context) -> ResultSet {
                     .unwrap_or(&ctx.config.proxy.database),
             ),
             None,
-            text(ctx.config.pool.size),
-            text(ctx.config.pool.min_idle),
+            text(pool.size),
+            text(pool.min_idle),
             text(0),
             text(ctx.config.proxy.pool_mode),
-            text(ctx.config.pool.size * ctx.users.len()),
+            text(pool.size * ctx.users.len()),
             text(open),
             text(0),
             text(0),
