@@ -61,6 +61,12 @@ shards = {}
 [[users]]
 name = "{DEMO_USER}"
 password = "{DEMO_PASSWORD}"
+
+[admin]
+users = ["{DEMO_USER}"]
+
+[metrics]
+listen = "127.0.0.1:0"
 "#,
         shards.len()
     );
@@ -139,11 +145,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     println!("  proxy:   127.0.0.1:{port} ({} pooling)", args.pool_mode);
+    if let Some(metrics) = proxy.metrics_addr {
+        println!("  metrics: http://{metrics}/metrics  (also /health, /ready)");
+    }
     println!();
     println!("connect:");
     println!(
         "  PGPASSWORD={DEMO_PASSWORD} psql -h 127.0.0.1 -p {port} -U {DEMO_USER} {DEMO_DATABASE}"
     );
+    println!("admin console (SHOW HELP, SHOW POOLS, SHOW STATS, ...):");
+    println!("  PGPASSWORD={DEMO_PASSWORD} psql -h 127.0.0.1 -p {port} -U {DEMO_USER} shardwire -c 'SHOW POOLS'");
     if args.shards == 1 {
         println!("load:");
         println!("  PGPASSWORD={DEMO_PASSWORD} pgbench -h 127.0.0.1 -p {port} -U {DEMO_USER} -i {DEMO_DATABASE}");
