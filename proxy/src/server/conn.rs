@@ -66,7 +66,22 @@ pub enum ServerConnError {
     Query(ServerError),
 }
 
-/// The reply to a query run through `collect_query`, frames kept whole.
+/// The text values of a whole DataRow frame (NULL as None).
+fn text_row(frame: &[u8]) -> Vec<Option<String>> {
+    let mut r = BodyReader::new(frame.get(5..).unwrap_or(&[]));
+    let n = r.i16().unwrap_or(0).max(0) as usize;
+    (0..n)
+        .map(|_| {
+            let len = r.i32().unwrap_or(-1);
+            usize::try_from(len)
+                .ok()
+                .and_then(|len| r.bytes(len))
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        })
+        .collect()
+}
+
+/// The reply to a query run through `collect_reply`, frames kept whole.
 #[derive(Debug, Default)]
 pub struct CollectedReply {
     /// The first RowDescription frame.
@@ -214,57 +229,13 @@ impl ServerConn {
         sql: &str,
         from_client: bool,
     ) -> Result<Vec<Vec<Option<String>>>, ServerConnError> {
-        self.out.clear();
-        self.in_sync = false;
-        builder::query(&mut self.out, sql);
-        self.stream
-            .write_all(&self.out)
-            .await
-            .map_err(WireError::Io)?;
-        self.out.clear();
-        let mut rows = Vec::new();
-        let mut error = None;
-        loop {
-            let frame = read_frame(&mut self.stream, &mut self.inbuf, SERVER_FRAME_LIMIT).await?;
-            let mut r = BodyReader::new(&frame.body);
-            match frame.tag {
-                b'D' => {
-                    let n = r.i16().unwrap_or(0).max(0) as usize;
-                    let mut row = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        let len = r.i32().unwrap_or(-1);
-                        row.push(match usize::try_from(len) {
-                            Ok(len) => r
-                                .bytes(len)
-                                .map(|b| String::from_utf8_lossy(b).into_owned()),
-                            Err(_) => None,
-                        });
-                    }
-                    rows.push(row);
-                }
-                b'S' => {
-                    if let (Some(n), Some(v)) = (r.cstr_utf8(), r.cstr_utf8()) {
-                        self.params.on_status(n, v, from_client);
-                    }
-                }
-                b'E' => {
-                    let e = ServerError::parse(&frame.body);
-                    if e.is_fatal() {
-                        self.broken = true;
-                    }
-                    error = Some(e);
-                }
-                b'Z' => {
-                    self.status = r.u8().unwrap_or(b'I');
-                    self.in_sync = true;
-                    return match error {
-                        Some(e) => Err(ServerConnError::Query(e)),
-                        None => Ok(rows),
-                    };
-                }
-                _ => {}
-            }
+        let mut request = BytesMut::new();
+        builder::query(&mut request, sql);
+        let reply = self.collect_reply_inner(&request, from_client).await?;
+        if let Some((error, _)) = reply.error {
+            return Err(ServerConnError::Query(error));
         }
+        Ok(reply.rows.iter().map(|row| text_row(row)).collect())
     }
 
     /// Sends `request` (a simple Query, or an extended-protocol batch
@@ -274,16 +245,19 @@ impl ServerConn {
         &mut self,
         request: &[u8],
     ) -> Result<CollectedReply, ServerConnError> {
-        let result = self.collect_reply_inner(request).await;
+        let result = self.collect_reply_inner(request, true).await;
         if matches!(result, Err(ServerConnError::Wire(_))) {
             self.broken = true;
         }
         result
     }
 
+    /// Sends `request` and collects the reply; ParameterStatus is recorded
+    /// as a client change when `from_client`.
     async fn collect_reply_inner(
         &mut self,
         request: &[u8],
+        from_client: bool,
     ) -> Result<CollectedReply, ServerConnError> {
         self.in_sync = false;
         self.stream
@@ -323,7 +297,7 @@ impl ServerConn {
                 b'S' => {
                     let mut r = BodyReader::new(&frame.body);
                     if let (Some(n), Some(v)) = (r.cstr_utf8(), r.cstr_utf8()) {
-                        self.params.on_status(n, v, true);
+                        self.params.on_status(n, v, from_client);
                     }
                 }
                 b'Z' => {
