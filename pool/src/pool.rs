@@ -209,6 +209,14 @@ impl<M: Manager> Pool<M> {
         self.handle.shared.close();
     }
 
+    /// Close every idle connection now, keeping the pool open: used when
+    /// the server behind the pool changed (failover). Checked-out
+    /// connections are judged by [`Manager::is_reusable`] when returned.
+    /// Returns how many idle connections were closed.
+    pub fn retire_idle(&self) -> usize {
+        self.handle.shared.retire_idle()
+    }
+
     /// `true` once [`close`](Pool::close) was called.
     pub fn is_closed(&self) -> bool {
         self.handle.shared.is_closed()

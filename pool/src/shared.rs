@@ -393,6 +393,18 @@ impl<M: Manager> Shared<M> {
         self.wake.notify_one();
     }
 
+    /// Close every idle connection now (e.g. after the server behind the
+    /// pool changed); returns how many were closed.
+    pub(crate) fn retire_idle(self: &Arc<Self>) -> usize {
+        let idle = std::mem::take(&mut self.lock().idle);
+        let n = idle.len();
+        drop(idle);
+        self.release_open(n);
+        // Refill to `min_idle` from the new server.
+        self.wake.notify_one();
+        n
+    }
+
     pub(crate) fn config(&self) -> PoolConfig {
         self.lock().config.clone()
     }

@@ -12,6 +12,7 @@ use crate::server::{ServerManager, ServerTarget};
 use crate::session::statements::StatementRegistry;
 use shardwire_pool::{Pool, PoolConfig};
 use shardwire_router::{Router, ShardFunction, ShardingRules, TableRule};
+use crate::topology::Topology;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct UserEntry {
     pub shard_pools: Vec<ServerPool>,
     /// Traffic counters of those pools, same index.
     pub shard_traffic: Vec<PoolTraffic>,
+    /// Pools to each replica-cluster node, in `[replica_cluster]` order.
+    pub replica_pools: Vec<ServerPool>,
 }
 
 /// Shared proxy state.
@@ -56,6 +59,8 @@ pub struct Context {
     pub pool_settings: std::sync::RwLock<PoolSection>,
     /// The file the configuration came from, for RELOAD / SIGHUP.
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
+    /// Current primaries, node health, failover history.
+    pub topology: Arc<Topology>,
 }
 
 /// The generic pool's settings from `[pool]`.
@@ -145,6 +150,7 @@ impl Context {
         let pool_config = pool_config(&config.pool);
         let metrics = Metrics::new();
         let servers = Arc::new(ServerRegistry::default());
+        let topology = Arc::new(Topology::from_config(&config));
         let mut users = HashMap::new();
         for user in &config.users {
             let shard_traffic = (0..config.shards.len())
@@ -168,6 +174,34 @@ impl Context {
                         connect_timeout: config.pool.connect_timeout,
                         shard: i as u32,
                     };
+                    let shard_state = topology.shards[i].clone();
+                    Pool::new(
+                        ServerManager::for_shard(target, shard_state, servers.clone()),
+                        pool_config.clone(),
+                    )
+                })
+                .collect();
+            let replica_database = config
+                .replica_cluster
+                .database
+                .clone()
+                .unwrap_or_else(|| config.proxy.database.clone());
+            let replica_pools = config
+                .replica_cluster
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| {
+                    let target = ServerTarget {
+                        label: format!("replica {i} {node}"),
+                        host: node.host.clone(),
+                        port: node.port,
+                        user: user.name.clone(),
+                        password: user.server_password().map(str::to_string),
+                        database: replica_database.clone(),
+                        connect_timeout: config.pool.connect_timeout,
+                        shard: u32::MAX,
+                    };
                     Pool::new(
                         ServerManager::new(target, servers.clone()),
                         pool_config.clone(),
@@ -181,6 +215,7 @@ impl Context {
                     credentials: Credentials::from_user(user),
                     shard_pools,
                     shard_traffic,
+                    replica_pools,
                 }),
             );
         }
@@ -193,6 +228,7 @@ impl Context {
             servers,
             pool_settings: std::sync::RwLock::new(config.pool.clone()),
             config_path: std::sync::OnceLock::new(),
+            topology,
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

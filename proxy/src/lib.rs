@@ -9,6 +9,8 @@
 //! - `protocol`: framing and the messages the proxy builds itself;
 //! - `cancel`: routing cancel requests to the right backend;
 //! - `metrics`: Prometheus counters and the `/metrics` HTTP listener;
+//! - `topology`: each shard's current primary, node health, failover log;
+//! - `monitor`: the control plane: health checks, lag, heartbeat, failover;
 //! - `admin`: the admin console (`psql … shardwire`, `SHOW POOLS`, …);
 //! - `context`: the shared state built at start-up;
 //! - `proxy`: starting and stopping a proxy instance (used by the CLI,
@@ -25,6 +27,7 @@ pub mod context;
 pub mod demo;
 pub mod listener;
 pub mod metrics;
+pub mod monitor;
 pub mod protocol;
 pub mod proxy;
 pub mod reload;
@@ -32,4 +35,5 @@ pub mod runtime;
 pub mod scatter;
 pub mod server;
 pub mod session;
+pub mod topology;
 pub mod wire;

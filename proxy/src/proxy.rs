@@ -20,6 +20,7 @@ pub struct RunningProxy {
     pub metrics_addr: Option<SocketAddr>,
     accept: JoinHandle<()>,
     monitoring: Option<JoinHandle<()>>,
+    control_plane: Vec<JoinHandle<()>>,
 }
 
 impl RunningProxy {
@@ -33,6 +34,7 @@ impl RunningProxy {
         };
         let context = Context::new(config);
         let accept = tokio::spawn(accept_loop(listener, context.clone()));
+        let control_plane = crate::monitor::spawn(&context);
         let mut metrics_addr = None;
         let monitoring = match metrics_listener {
             Some(l) => {
@@ -51,6 +53,7 @@ impl RunningProxy {
             metrics_addr,
             accept,
             monitoring,
+            control_plane,
         })
     }
 
@@ -71,8 +74,11 @@ impl RunningProxy {
         if let Some(m) = &self.monitoring {
             m.abort();
         }
+        for task in &self.control_plane {
+            task.abort();
+        }
         for user in self.context.users.values() {
-            for pool in &user.shard_pools {
+            for pool in user.shard_pools.iter().chain(&user.replica_pools) {
                 pool.close();
             }
         }

@@ -7,6 +7,10 @@
 //! root every server-side binary runs as the `postgres` system user, which
 //! owns the data directories.
 //!
+//! [`logical`] sets up logical replication between nodes and waits for
+//! subscribers and standbys to catch up; a [`TcpRelay`] in front of a node
+//! simulates a network partition between a client and that node.
+//!
 //! Everything a [`Rig`] started is stopped and its directory removed when the
 //! rig is dropped, on Ctrl-C / SIGTERM once [`install_ctrl_c_teardown`] is
 //! installed, and — for rigs of processes that died without either — by the
@@ -33,12 +37,14 @@ mod command;
 mod conf;
 mod layout;
 mod log_tail;
+pub mod logical;
 mod node;
 mod node_files;
 mod os_user;
 mod ports;
 mod primary;
 mod process;
+mod relay;
 mod rig;
 mod stale;
 mod standby;
@@ -51,6 +57,7 @@ pub use layout::ROOT_ENV;
 pub use node::Node;
 pub use os_user::OS_USER_ENV;
 pub use process::pid_alive;
+pub use relay::TcpRelay;
 pub use rig::Rig;
 pub use teardown::{install_ctrl_c_teardown, TeardownRegistry, TEARDOWN_EXIT_CODE};
 pub use topology::primary_with_standbys;

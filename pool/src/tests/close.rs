@@ -105,3 +105,19 @@ async fn close_during_a_connect_fails_that_get_and_drops_the_connection() {
     let s = pool.stats();
     assert_eq!((s.open, s.connecting), (0, 0));
 }
+
+#[tokio::test]
+async fn retire_idle_closes_idle_keeps_busy_and_stays_open() {
+    let pool = Pool::new(Fake::new(), config(3));
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    drop(a);
+    assert_eq!(pool.manager().live(), 2);
+    assert_eq!(pool.retire_idle(), 1);
+    assert_eq!(pool.manager().live(), 1, "the busy connection is untouched");
+    assert!(!pool.is_closed());
+    let c = pool.get().await.unwrap();
+    assert_eq!(pool.manager().live(), 2, "a fresh connection was opened");
+    drop((b, c));
+    let s = pool.stats();
+    assert_eq!((s.open, s.idle), (2, 2));
+}

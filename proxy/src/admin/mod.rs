@@ -9,10 +9,13 @@ mod result;
 mod show_clients;
 mod show_config;
 mod show_databases;
+mod show_failovers;
 mod show_misc;
+mod show_nodes;
 mod show_pools;
 mod show_servers;
 mod show_stats;
+mod switchover;
 
 use crate::context::Context;
 use crate::protocol::builder;
@@ -88,6 +91,18 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "hold new transactions, wait for running ones to finish",
     ),
     ("RESUME", "let transactions through again"),
+    (
+        "SHOW NODES",
+        "every node: role, health, recovery, WAL position, lag",
+    ),
+    (
+        "SHOW FAILOVERS",
+        "failovers and switchovers: when, which nodes, how long",
+    ),
+    (
+        "SWITCHOVER",
+        "SWITCHOVER <shard> [<host:port>]: planned promotion of a standby",
+    ),
 ];
 
 /// Serves an authenticated admin session until the client leaves.
@@ -177,7 +192,9 @@ pub async fn execute(
         ["show", "lists"] => Ok(show_misc::lists(ctx)),
         ["show", "clients"] => Ok(show_clients::clients(ctx)),
         ["show", "servers"] => Ok(show_servers::servers(ctx)),
-        ["pause"] | ["pause", _] | ["resume"] | ["resume", _] | ["reload"]
+        ["show", "nodes"] => Ok(show_nodes::nodes(ctx)),
+        ["show", "failovers"] => Ok(show_failovers::failovers(ctx)),
+        ["pause"] | ["pause", _] | ["resume"] | ["resume", _] | ["reload"] | ["switchover", ..]
             if role != AdminRole::Admin =>
         {
             Err(ErrorResponse::error(
@@ -190,6 +207,8 @@ pub async fn execute(
         }
         ["pause"] | ["pause", _] => pause::pause(ctx).await,
         ["resume"] | ["resume", _] => Ok(pause::resume(ctx)),
+        ["switchover", shard] => switchover::switchover(ctx, shard, None).await,
+        ["switchover", shard, target] => switchover::switchover(ctx, shard, Some(target)).await,
         ["reload"] => match crate::reload::reload(ctx) {
             Ok(report) => {
                 tracing::info!(applied = ?report.applied, need_restart = ?report.need_restart, "configuration reloaded");

@@ -65,10 +65,19 @@ pub fn shards(ctx: &Context) -> ResultSet {
         ("shard", Kind::Int),
         ("primary", Kind::Text),
         ("standbys", Kind::Text),
+        ("fenced", Kind::Text),
         ("state", Kind::Text),
         ("server_connections", Kind::Int),
     ]);
-    for (k, shard) in ctx.config.shards.iter().enumerate() {
+    let join = |nodes: Vec<crate::config::Endpoint>| {
+        nodes
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for shard in &ctx.topology.shards {
+        let k = shard.index as usize;
         let pools: Vec<_> = ctx
             .users
             .values()
@@ -76,18 +85,20 @@ pub fn shards(ctx: &Context) -> ResultSet {
             .collect();
         let open: usize = pools.iter().map(|p| p.stats().open).sum();
         let errors: u64 = pools.iter().map(|p| p.stats().connect_errors).sum();
-        let state = if open > 0 {
+        let state = if ctx.config.replication.enabled() {
+            shard.phase().name()
+        } else if open > 0 {
             "serving"
         } else if errors > 0 {
             "unreachable"
         } else {
             "idle"
         };
-        let standbys: Vec<String> = shard.standbys.iter().map(|s| s.to_string()).collect();
         r.row(vec![
             text(k),
-            text(&shard.primary),
-            text(standbys.join(", ")),
+            text(shard.primary()),
+            text(join(shard.standbys())),
+            text(join(shard.fenced())),
             text(state),
             text(open),
         ]);

@@ -190,6 +190,59 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    validate_replication(c)?;
+    Ok(())
+}
+
+fn validate_replication(c: &Config) -> Result<(), ConfigError> {
+    let r = &c.replication;
+    if r.failure_threshold == 0 {
+        return Err(invalid(
+            "replication.failure_threshold",
+            "must be at least 1",
+        ));
+    }
+    if r.check_interval.is_zero() || r.check_timeout.is_zero() {
+        return Err(invalid(
+            "replication.check_interval",
+            "check_interval and check_timeout must be greater than zero",
+        ));
+    }
+    let ident_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            && !s.starts_with(|ch: char| ch.is_ascii_digit())
+    };
+    if !ident_ok(&r.heartbeat_table) {
+        return Err(invalid(
+            "replication.heartbeat_table",
+            "must be a plain table name (letters, digits, _)",
+        ));
+    }
+    if r.user.is_none() && !c.replica_cluster.nodes.is_empty() {
+        return Err(invalid(
+            "replication.user",
+            "the replica cluster needs lag tracking: set a control-plane user",
+        ));
+    }
+    let rc = &c.replica_cluster;
+    if rc.min_serving == 0 && !rc.nodes.is_empty() {
+        return Err(invalid("replica_cluster.min_serving", "must be at least 1"));
+    }
+    for (i, route) in c.routes.iter().enumerate() {
+        if route.tables.is_empty() {
+            return Err(invalid(
+                format!("routes[{i}].tables"),
+                "name at least one table or prefix*",
+            ));
+        }
+        if rc.nodes.is_empty() {
+            return Err(invalid(
+                format!("routes[{i}]"),
+                "routes send reads to [replica_cluster] nodes, but none are configured",
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -3,8 +3,10 @@
 
 mod duration;
 mod load;
+mod replication;
 mod schema;
 
 pub use duration::parse_duration;
 pub use load::{load_file, parse_str, ConfigError};
+pub use replication::*;
 pub use schema::*;

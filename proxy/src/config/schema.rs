@@ -29,6 +29,15 @@ pub struct Config {
     /// The shards: each one primary with its standbys. Shard k is entry k.
     #[serde(default)]
     pub shards: Vec<Shard>,
+    /// Health checks, lag and failover.
+    #[serde(default)]
+    pub replication: super::ReplicationSection,
+    /// The read-replica cluster.
+    #[serde(default)]
+    pub replica_cluster: super::ReplicaClusterSection,
+    /// Reads sent to the replica cluster.
+    #[serde(default)]
+    pub routes: Vec<super::RouteRule>,
 }
 
 /// `[admin]`: who may use the admin console (database `shardwire`).
@@ -244,7 +253,7 @@ pub struct Shard {
 }
 
 /// A server address.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// Host name or IP.

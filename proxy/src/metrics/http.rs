@@ -47,7 +47,10 @@ async fn handle(mut stream: TcpStream, ctx: Arc<Context>) {
     let mut parts = request.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (status, content_type, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", ctx.metrics.encode()),
+        ("GET", "/metrics") => {
+            super::snapshot::refresh(&ctx);
+            ("200 OK", "text/plain; version=0.0.4", ctx.metrics.encode())
+        }
         ("GET", "/health") => ("200 OK", "text/plain", "ok\n".to_string()),
         ("GET", "/ready") => readiness(&ctx).await,
         ("GET", _) => (

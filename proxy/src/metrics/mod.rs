@@ -4,5 +4,6 @@
 
 pub mod http;
 mod registry;
+pub mod snapshot;
 
 pub use registry::{Metrics, PoolTraffic};

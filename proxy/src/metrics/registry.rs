@@ -2,8 +2,8 @@
 //! (shard, user) pool at start-up; sessions increment the cloned handles.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 /// Traffic through one (shard, user) pool. Cheap to read; the same values
@@ -49,6 +49,29 @@ pub struct Metrics {
     bytes_sent: IntCounterVec,
     xact_time: IntCounterVec,
     wait_time: IntCounterVec,
+    /// Failovers and switchovers by shard, kind and outcome.
+    pub failovers: IntCounterVec,
+    /// Seconds from a primary's first failed check (or a switchover
+    /// request) to traffic on the new primary, by kind.
+    pub failover_seconds: HistogramVec,
+    /// Reads served by replica-cluster nodes, by route and node.
+    pub replica_reads: IntCounterVec,
+    /// Route-qualifying reads that fell back to the shards, by route and reason.
+    pub replica_fallbacks: IntCounterVec,
+    /// Per node (set at scrape time): 1 if its last check succeeded.
+    pub node_up: GaugeVec,
+    /// Per node: seconds behind (heartbeat).
+    pub node_lag_seconds: GaugeVec,
+    /// Per standby: bytes behind its primary.
+    pub node_lag_bytes: GaugeVec,
+    /// Per shard: 1 for the phase it is in (serving, failing_over, ...).
+    pub shard_state: IntGaugeVec,
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let vec = static_metric(GaugeVec::new(Opts::new(name, help), labels));
+    let _ = registry.register(Box::new(vec.clone()));
+    vec
 }
 
 /// Metric definitions are constants: building one fails only for an
@@ -107,6 +130,24 @@ impl Metrics {
         ));
         let _ = registry.register(Box::new(checkout_wait.clone()));
         let scatter_seconds = query_seconds.with_label_values(&["all", "*", "scatter"]);
+        let failover_seconds = static_metric(HistogramVec::new(
+            HistogramOpts::new(
+                "shardwire_failover_duration_seconds",
+                "From the primary's first failed check (or the switchover request) to traffic on the new primary",
+            )
+            .buckets(vec![0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0]),
+            &["kind"],
+        ));
+        let _ = registry.register(Box::new(failover_seconds.clone()));
+        let shard_state = static_metric(IntGaugeVec::new(
+            Opts::new(
+                "shardwire_shard_state",
+                "1 for the state each shard is in (serving, suspect, unreachable, failing_over, down)",
+            ),
+            &["shard", "state"],
+        ));
+        let _ = registry.register(Box::new(shard_state.clone()));
+        let node = ["node", "role", "shard"];
         Metrics {
             scatter_seconds,
             query_seconds,
@@ -155,6 +196,44 @@ impl Metrics {
                 "Time clients waited for a server connection",
                 &pool,
             ),
+            failovers: counter_vec(
+                &registry,
+                "shardwire_failovers_total",
+                "Failovers and switchovers by shard, kind and outcome (promoted, refused, failed)",
+                &["shard", "kind", "outcome"],
+            ),
+            failover_seconds,
+            replica_reads: counter_vec(
+                &registry,
+                "shardwire_replica_reads_total",
+                "Reads served by replica-cluster nodes",
+                &["route", "node"],
+            ),
+            replica_fallbacks: counter_vec(
+                &registry,
+                "shardwire_replica_fallbacks_total",
+                "Route-qualifying reads sent to the shards instead (no replica within max_lag)",
+                &["route", "reason"],
+            ),
+            node_up: gauge_vec(
+                &registry,
+                "shardwire_node_up",
+                "1 if the node answered its last health check",
+                &node,
+            ),
+            node_lag_seconds: gauge_vec(
+                &registry,
+                "shardwire_node_lag_seconds",
+                "Seconds the node is behind (heartbeat; replicas: the worst shard)",
+                &node,
+            ),
+            node_lag_bytes: gauge_vec(
+                &registry,
+                "shardwire_node_lag_bytes",
+                "Bytes of WAL a standby has not replayed",
+                &node,
+            ),
+            shard_state,
             registry,
         }
     }
@@ -198,20 +277,4 @@ impl Default for Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counters_show_up_in_the_exposition() {
-        let m = Metrics::new();
-        let t = m.pool_traffic(3, "app");
-        t.queries.inc_by(5);
-        m.clients.set(2);
-        let text = m.encode();
-        assert!(
-            text.contains("shardwire_queries_total{shard=\"3\",user=\"app\"} 5"),
-            "{text}"
-        );
-        assert!(text.contains("shardwire_clients 2"), "{text}");
-    }
-}
+mod tests;

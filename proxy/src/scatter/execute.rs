@@ -7,7 +7,9 @@ use crate::context::UserEntry;
 use crate::protocol::{ErrorResponse, SqlState};
 use crate::server::conn::CollectedReply;
 use crate::server::params::ParamMap;
-use crate::session::attach::{apply_params, checkout_error};
+use crate::context::Context;
+use crate::session::attach::apply_params;
+use crate::session::checkout::primary_connection;
 
 /// One shard's reply.
 pub struct ShardReply {
@@ -22,6 +24,7 @@ pub struct ShardReply {
 /// connection failure on any shard fails the whole run; SQL errors are
 /// returned inside the replies for the caller to judge.
 pub async fn run_on_shards(
+    ctx: &Context,
     user: &UserEntry,
     shards: &[u32],
     request: &[u8],
@@ -29,34 +32,29 @@ pub async fn run_on_shards(
 ) -> Result<Vec<ShardReply>, ErrorResponse> {
     let runs = shards
         .iter()
-        .map(|&shard| run_on_shard(user, shard, request, wanted));
+        .map(|&shard| run_on_shard(ctx, user, shard, request, wanted));
     let results = futures_util::future::join_all(runs).await;
     results.into_iter().collect()
 }
 
 async fn run_on_shard(
+    ctx: &Context,
     user: &UserEntry,
     shard: u32,
     request: &[u8],
     wanted: &ParamMap,
 ) -> Result<ShardReply, ErrorResponse> {
-    let pool = user.shard_pools.get(shard as usize).ok_or_else(|| {
-        ErrorResponse::error(
-            SqlState::SystemError,
-            format!("shard {shard} is not configured"),
-        )
-    })?;
-    let mut conn = pool
-        .get()
-        .await
-        .map_err(|e| checkout_error(e, user, pool.manager()))?;
+    let mut conn = primary_connection(ctx, user, shard).await?;
     apply_params(&mut conn, wanted).await?;
     let reply = conn.collect_reply(request).await.map_err(|e| {
         ErrorResponse::error(
             SqlState::ConnectionFailure,
             format!(
                 "shard {shard} ({}) failed during a scattered statement: {e}",
-                pool.manager().target().label
+                user.shard_pools
+                    .get(shard as usize)
+                    .map(|p| p.manager().target().label)
+                    .unwrap_or_default()
             ),
         )
         .with_hint(

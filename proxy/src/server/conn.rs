@@ -64,6 +64,9 @@ pub enum ServerConnError {
     /// An internal query returned an error.
     #[error("{0}")]
     Query(ServerError),
+    /// The connection belongs to a primary the shard no longer uses.
+    #[error("the shard's primary changed; connection retired")]
+    Retired,
 }
 
 /// The text values of a whole DataRow frame (NULL as None).
@@ -124,6 +127,9 @@ pub struct ServerConn {
     /// ReadyForQuery. False from the moment anything is queued for it
     /// (after an error in the extended protocol it waits for a Sync).
     pub in_sync: bool,
+    /// The shard's primary generation this connection was opened under
+    /// (see `topology::ShardState::generation`).
+    pub generation: u64,
 }
 
 const SERVER_FRAME_LIMIT: usize = 1 << 30;
@@ -180,6 +186,7 @@ impl ServerConn {
             broken: false,
             in_sync: true,
             registration: None,
+            generation: 0,
         };
         loop {
             let frame = read_frame(&mut conn.stream, &mut conn.inbuf, SERVER_FRAME_LIMIT).await?;

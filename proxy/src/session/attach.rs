@@ -101,22 +101,13 @@ impl Session {
 
     /// Attaches a connection to `shard`'s primary. Must not be attached.
     pub(super) async fn attach_to(&mut self, shard: u32) -> Result<(), ErrorResponse> {
-        let pool = self.user.shard_pools.get(shard as usize).ok_or_else(|| {
-            ErrorResponse::error(
-                SqlState::SystemError,
-                format!("shard {shard} is not configured"),
-            )
-        })?;
         let waiting = std::time::Instant::now();
-        if self.ctx.pause.is_paused() {
-            // PAUSE: the client waits (no error) until RESUME.
-            self.ctx.pause.wait().await;
-        }
         self.cancel
             .slot
             .waiting
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let checkout = pool.get().await;
+        let checkout =
+            super::checkout::primary_connection(&self.ctx, &self.user, shard).await;
         self.cancel
             .slot
             .waiting
@@ -126,7 +117,7 @@ impl Session {
             t.wait_time_us.inc_by(waited.as_micros() as u64);
             t.checkout_wait_seconds.observe(waited.as_secs_f64());
         }
-        let mut conn = checkout.map_err(|e| checkout_error(e, &self.user, pool.manager()))?;
+        let mut conn = checkout?;
         // A value the server refuses (e.g. a bad TimeZone) is the client's
         // error; the connection itself is fine unless marked broken.
         apply_params(&mut conn, &self.wanted).await?;

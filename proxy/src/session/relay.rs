@@ -181,10 +181,20 @@ impl Session {
     /// error that says what happened.
     pub(super) fn server_lost(&mut self, why: &str) -> SessionEnd {
         let mut label = String::from("the server");
+        let mut failover_note = "";
         if let Some(a) = self.server.as_mut() {
             a.conn.broken = true;
             if let Some(pool) = self.user.shard_pools.get(a.shard as usize) {
-                label = pool.manager().target().label.clone();
+                label = pool.manager().target().label;
+            }
+            let replication = &self.ctx.config.replication;
+            let has_standbys = self
+                .ctx
+                .topology
+                .shard(a.shard)
+                .is_some_and(|s| !s.standbys().is_empty());
+            if replication.enabled() && replication.auto_failover && has_standbys {
+                failover_note = "; if the primary failed, shardwire is failing the shard over to a standby";
             }
         }
         self.expect.clear();
@@ -193,7 +203,7 @@ impl Session {
         SessionEnd::Fatal(
             ErrorResponse::fatal(
                 SqlState::ConnectionFailure,
-                format!("lost the connection to {label}: {why}"),
+                format!("lost the connection to {label}: {why}{failover_note}"),
             )
             .with_detail("the current transaction, if any, was aborted; its outcome is unknown if a COMMIT was in flight")
             .with_hint("reconnect and retry"),

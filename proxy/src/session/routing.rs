@@ -218,7 +218,7 @@ impl Session {
         let mut request = BytesMut::new();
         builder::query(&mut request, text);
         let mut out = BytesMut::new();
-        match run_on_shards(&self.user, &shards, &request, &self.wanted).await {
+        match run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await {
             Err(e) => e.encode(&mut out),
             Ok(replies) => {
                 if let Some(error) = first_error(&replies) {
@@ -261,7 +261,7 @@ impl Session {
     ) {
         let sql = decision.rewritten_sql.as_deref().unwrap_or(&stmt.sql);
         let request = extended_request(sql, &stmt.param_types, bind);
-        let replies = match run_on_shards(&self.user, &shards, &request, &self.wanted).await {
+        let replies = match run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await {
             Ok(replies) => replies,
             Err(e) => return self.refuse_extended(e),
         };
@@ -306,7 +306,7 @@ impl Session {
         let mut request = BytesMut::new();
         builder::query(&mut request, sql);
         let mut out = BytesMut::new();
-        match run_on_shards(&self.user, &shards, &request, &self.wanted).await {
+        match run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await {
             Err(e) => e.encode(&mut out),
             Ok(replies) => {
                 let failed: Vec<&ShardReply> =

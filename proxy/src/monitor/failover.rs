@@ -1,0 +1,182 @@
+//! Automatic failover of a shard whose primary failed its checks: hold the
+//! shard's new transactions, promote the standby with the most WAL,
+//! repoint the others, swap routing, let the held transactions through, and
+//! log the outcome with its timings.
+
+use super::promote::{self, Candidate};
+use super::shard_watch::Conns;
+use crate::config::Endpoint;
+use crate::context::Context;
+use crate::topology::{FailoverKind, FailoverRecord, ShardPhase, ShardState};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Logs an incident where nothing was promoted.
+pub fn record_refusal(
+    ctx: &Context,
+    shard: &ShardState,
+    primary: &Endpoint,
+    since: Instant,
+    detail: String,
+) {
+    tracing::error!(shard = shard.index, primary = %primary, "{detail}");
+    finish(
+        ctx,
+        FailoverRecord {
+            shard: shard.index,
+            kind: FailoverKind::Automatic,
+            started: started_at(since),
+            old_primary: primary.to_string(),
+            new_primary: None,
+            total: since.elapsed(),
+            paused: Duration::ZERO,
+            outcome: "refused",
+            detail,
+        },
+    );
+}
+
+/// Fails `shard` over to its best standby. Returns whether a standby was
+/// promoted. `since` is the primary's first failed check.
+pub async fn fail_over(
+    ctx: &Arc<Context>,
+    shard: &Arc<ShardState>,
+    conns: &mut Conns,
+    since: Instant,
+) -> bool {
+    let old_primary = shard.primary();
+    tracing::warn!(shard = shard.index, primary = %old_primary, "primary is down: failing over");
+    shard.set_phase(ShardPhase::FailingOver);
+    shard.gate.pause();
+    let paused_at = Instant::now();
+    let outcome = promote_best(ctx, shard, conns).await;
+    let paused = paused_at.elapsed();
+    let (outcome_name, new_primary, detail) = match outcome {
+        Ok((winner, detail)) => {
+            shard.set_phase(ShardPhase::Serving);
+            ("promoted", Some(winner.to_string()), detail)
+        }
+        Err(detail) => {
+            shard.set_phase(ShardPhase::Down);
+            tracing::error!(shard = shard.index, "failover failed: {detail}");
+            ("failed", None, detail)
+        }
+    };
+    shard.gate.resume();
+    finish(
+        ctx,
+        FailoverRecord {
+            shard: shard.index,
+            kind: FailoverKind::Automatic,
+            started: started_at(since),
+            old_primary: old_primary.to_string(),
+            new_primary: new_primary.clone(),
+            total: since.elapsed(),
+            paused,
+            outcome: outcome_name,
+            detail,
+        },
+    );
+    new_primary.is_some()
+}
+
+/// Picks, promotes and installs the best standby; returns it and a summary.
+async fn promote_best(
+    ctx: &Context,
+    shard: &ShardState,
+    conns: &mut Conns,
+) -> Result<(Endpoint, String), String> {
+    let standbys = shard.standbys();
+    let ranked = promote::rank_standbys(conns, &standbys).await;
+    let Some(best) = ranked.first().cloned() else {
+        return Err(format!(
+            "no standby could be promoted: none of {} answered in recovery",
+            list(&standbys)
+        ));
+    };
+    let max_lag = ctx.config.replication.max_failover_lag_bytes;
+    let others: Vec<Candidate> = ranked[1..].to_vec();
+    for other in &others {
+        if best.lsn - other.lsn > max_lag {
+            tracing::warn!(shard = shard.index, standby = %other.node,
+                "standby is {}; it is repointed but would not have been promoted",
+                promote::describe_lag(best.lsn, other.lsn));
+        }
+    }
+    finish_promotion(ctx, shard, conns, &best, &others).await
+}
+
+/// Promotes `winner`, installs it as the shard's primary and repoints
+/// `others` at it; shared with the switchover.
+pub async fn finish_promotion(
+    ctx: &Context,
+    shard: &ShardState,
+    conns: &mut Conns,
+    winner: &Candidate,
+    others: &[Candidate],
+) -> Result<(Endpoint, String), String> {
+    let was_sync = !shard.sync_names().is_empty();
+    promote::promote(conns, &winner.node).await?;
+    let mut notes = vec![format!(
+        "promoted {} at {}",
+        winner.node,
+        super::control::format_lsn(winner.lsn)
+    )];
+    if let Err(e) = promote::set_sync_standbys(conns, shard, &winner.node, others, was_sync).await {
+        notes.push(e);
+    }
+    for other in others {
+        match promote::repoint_standby(conns, &other.node, &winner.node).await {
+            Ok(()) => notes.push(format!("repointed {}", other.node)),
+            Err(e) => notes.push(format!("could not repoint {}: {e}", other.node)),
+        }
+    }
+    promote::swap_routing(ctx, shard, &winner.node);
+    Ok((winner.node.clone(), notes.join("; ")))
+}
+
+/// Logs the record, counts it on /metrics, stores it for SHOW FAILOVERS.
+pub fn finish(ctx: &Context, record: FailoverRecord) {
+    tracing::info!(
+        shard = record.shard,
+        kind = record.kind.name(),
+        outcome = record.outcome,
+        total_s = record.total.as_secs_f64(),
+        paused_s = record.paused.as_secs_f64(),
+        new_primary = record.new_primary.as_deref().unwrap_or("-"),
+        "{}",
+        record.detail
+    );
+    ctx.metrics
+        .failovers
+        .with_label_values(&[
+            &record.shard.to_string(),
+            record.kind.name(),
+            record.outcome,
+        ])
+        .inc();
+    if record.outcome == "promoted" {
+        ctx.metrics
+            .failover_seconds
+            .with_label_values(&[record.kind.name()])
+            .observe(record.total.as_secs_f64());
+    }
+    ctx.topology.failovers.push(record);
+}
+
+fn started_at(since: Instant) -> SystemTime {
+    SystemTime::now()
+        .checked_sub(since.elapsed())
+        .unwrap_or_else(SystemTime::now)
+}
+
+fn list(nodes: &[Endpoint]) -> String {
+    if nodes.is_empty() {
+        return "(none)".into();
+    }
+    nodes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,60 @@
+//! The control plane: one task per shard checks its nodes every
+//! `replication.check_interval`, writes the heartbeat, measures lag and
+//! fails the shard over when its primary is gone; one task per
+//! replica-cluster node measures that node's lag per shard. Everything it
+//! learns goes into the [`Topology`](crate::topology::Topology).
+
+mod control;
+mod failover;
+mod probe;
+mod promote;
+mod replica_watch;
+mod shard_watch;
+mod switchover;
+
+pub use control::{format_lsn, parse_lsn};
+pub use promote::retarget_conninfo;
+pub use switchover::switchover;
+
+use crate::context::Context;
+use control::ControlLogin;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+/// Starts the control loops (none when `[replication] user` is unset).
+/// Abort the handles to stop them.
+pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
+    let Some(login) = ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)
+    else {
+        return Vec::new();
+    };
+    let mut tasks = Vec::new();
+    for (k, shard) in ctx.topology.shards.iter().enumerate() {
+        let mut login = login.clone();
+        if ctx.config.replication.database.is_none() {
+            if let Some(db) = ctx.config.shards.get(k).and_then(|s| s.database.clone()) {
+                login.database = db;
+            }
+        }
+        tasks.push(tokio::spawn(shard_watch::run(
+            ctx.clone(),
+            shard.clone(),
+            login,
+        )));
+    }
+    for (i, node) in ctx.config.replica_cluster.nodes.iter().enumerate() {
+        let mut login = login.clone();
+        if ctx.config.replication.database.is_none() {
+            if let Some(db) = &ctx.config.replica_cluster.database {
+                login.database = db.clone();
+            }
+        }
+        tasks.push(tokio::spawn(replica_watch::run(
+            ctx.clone(),
+            i,
+            node.clone(),
+            login,
+        )));
+    }
+    tasks
+}

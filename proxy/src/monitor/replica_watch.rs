@@ -1,0 +1,53 @@
+//! The control loop of one replica-cluster node: reads back every shard's
+//! heartbeat there and records the node's lag per shard (the worst shard
+//! decides whether the node may serve reads).
+
+use super::control::{ControlConn, ControlLogin};
+use super::probe::{self, epoch_now};
+use crate::config::Endpoint;
+use crate::context::Context;
+use std::sync::Arc;
+
+/// Runs until aborted.
+pub async fn run(ctx: Arc<Context>, _index: usize, node: Endpoint, login: ControlLogin) {
+    let mut conn = ControlConn::new(node.clone(), login);
+    let table = ctx.config.replication.heartbeat_table.clone();
+    let mut ticks = tokio::time::interval(ctx.config.replication.check_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match probe::read_heartbeats(&mut conn, &table).await {
+            Ok(beats) => {
+                let now = epoch_now();
+                let per_shard: Vec<Option<f64>> = ctx
+                    .topology
+                    .shards
+                    .iter()
+                    .map(|shard| {
+                        let seen = beats.iter().find(|(s, _)| *s == shard.index).map(|b| b.1);
+                        probe::heartbeat_lag(shard.last_beat(), seen, now)
+                    })
+                    .collect();
+                // A shard never seen counts as infinitely behind.
+                let worst = per_shard
+                    .iter()
+                    .map(|l| l.unwrap_or(f64::INFINITY))
+                    .fold(0.0_f64, f64::max);
+                ctx.topology.nodes.update(&node, |n| {
+                    n.up = true;
+                    n.failures = 0;
+                    n.lag_seconds = Some(worst);
+                    n.shard_lag_seconds = per_shard;
+                    n.checked_at = Some(std::time::SystemTime::now());
+                    n.last_error = None;
+                });
+            }
+            Err(e) => ctx.topology.nodes.update(&node, |n| {
+                n.up = false;
+                n.failures = n.failures.saturating_add(1);
+                n.checked_at = Some(std::time::SystemTime::now());
+                n.last_error = Some(e);
+            }),
+        }
+    }
+}

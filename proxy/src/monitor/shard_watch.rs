@@ -1,0 +1,303 @@
+//! The per-shard control loop: every check interval it checks the primary
+//! (and writes the heartbeat), the standbys and the fenced former
+//! primaries, records their health and lag, and starts a failover when the
+//! primary has failed enough consecutive checks and no standby still
+//! streams from it.
+
+use super::control::{ControlConn, ControlLogin};
+use super::failover;
+use super::probe::{self, epoch_now, Probe};
+use crate::config::Endpoint;
+use crate::context::Context;
+use crate::topology::{NodeRole, ShardPhase, ShardState};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Control connections of one shard's nodes, by endpoint.
+#[derive(Default)]
+pub struct Conns {
+    login: Option<ControlLogin>,
+    by_node: HashMap<Endpoint, ControlConn>,
+}
+
+impl Conns {
+    /// Connections logging in with `login`.
+    pub fn new(login: ControlLogin) -> Conns {
+        Conns {
+            login: Some(login),
+            by_node: HashMap::new(),
+        }
+    }
+
+    /// Takes the connection to `node` out (new if none), for concurrent use.
+    pub fn take(&mut self, node: &Endpoint) -> Option<ControlConn> {
+        let login = self.login.clone()?;
+        Some(
+            self.by_node
+                .remove(node)
+                .unwrap_or_else(|| ControlConn::new(node.clone(), login)),
+        )
+    }
+
+    /// Puts a connection back.
+    pub fn put(&mut self, conn: ControlConn) {
+        self.by_node.insert(conn.endpoint.clone(), conn);
+    }
+
+    /// The connection to `node`.
+    pub fn get(&mut self, node: &Endpoint) -> Option<&mut ControlConn> {
+        if !self.by_node.contains_key(node) {
+            let conn = self.take(node)?;
+            self.put(conn);
+        }
+        self.by_node.get_mut(node)
+    }
+}
+
+/// What the loop remembers between rounds.
+struct Watch {
+    conns: Conns,
+    /// When the primary failed its first check of the current incident.
+    first_failure: Option<Instant>,
+    /// The current incident was already reported (refusal or no candidate).
+    reported: bool,
+}
+
+/// Runs the control loop of `shard` until the task is aborted.
+pub async fn run(ctx: Arc<Context>, shard: Arc<ShardState>, login: ControlLogin) {
+    let mut watch = Watch {
+        conns: Conns::new(login),
+        first_failure: None,
+        reported: false,
+    };
+    let mut ticks = tokio::time::interval(ctx.config.replication.check_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let _control = shard.control.lock().await;
+        round(&ctx, &shard, &mut watch).await;
+    }
+}
+
+/// One check of every node of the shard.
+async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
+    let settings = &ctx.config.replication;
+    let primary = shard.primary();
+    let standbys = shard.standbys();
+    let fenced = shard.fenced();
+
+    let primary_check = {
+        let conn = watch.conns.take(&primary);
+        let table = settings.heartbeat_table.clone();
+        let index = shard.index;
+        async move {
+            let mut conn = conn?;
+            let result = async {
+                let p = probe::probe(&mut conn).await?;
+                if p.in_recovery {
+                    return Err("the primary is in recovery (it is a standby)".to_owned());
+                }
+                let beat = probe::write_heartbeat(&mut conn, &table, index).await;
+                Ok((p, beat))
+            }
+            .await;
+            Some((conn, result))
+        }
+    };
+    let others: Vec<Endpoint> = standbys.iter().chain(&fenced).cloned().collect();
+    let other_checks = others.iter().map(|node| {
+        let conn = watch.conns.take(node);
+        let table = settings.heartbeat_table.clone();
+        async move {
+            let mut conn = conn?;
+            let result = async {
+                let p = probe::probe(&mut conn).await?;
+                let beats = if p.in_recovery {
+                    probe::read_heartbeats(&mut conn, &table).await.unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, String>((p, beats))
+            }
+            .await;
+            Some((conn, result))
+        }
+    });
+    let (primary_result, other_results) = tokio::join!(
+        primary_check,
+        futures_util::future::join_all(other_checks)
+    );
+
+    let now = epoch_now();
+    let mut primary_lsn = None;
+    let primary_ok = match primary_result {
+        Some((conn, result)) => {
+            watch.conns.put(conn);
+            match result {
+                Ok((p, beat)) => {
+                    primary_lsn = p.lsn;
+                    shard.set_sync_names(p.sync_names.clone());
+                    if let Ok(epoch) = beat {
+                        shard.set_last_beat(epoch);
+                    }
+                    record_up(ctx, &primary, &p, |n| {
+                        n.lag_bytes = Some(0);
+                        n.lag_seconds = Some(0.0);
+                        n.last_error = beat.as_ref().err().map(|e| format!("heartbeat: {e}"));
+                    });
+                    true
+                }
+                Err(e) => {
+                    record_down(ctx, &primary, &e);
+                    false
+                }
+            }
+        }
+        None => false,
+    };
+
+    let mut streaming_standbys = Vec::new();
+    for (node, outcome) in others.iter().zip(other_results) {
+        let Some((conn, result)) = outcome else {
+            continue;
+        };
+        watch.conns.put(conn);
+        let is_fenced = fenced.contains(node);
+        match result {
+            Ok((p, beats)) => {
+                if !is_fenced && p.streaming {
+                    streaming_standbys.push(node.clone());
+                }
+                let seen = beats.iter().find(|(s, _)| *s == shard.index).map(|b| b.1);
+                let lag_seconds = probe::heartbeat_lag(shard.last_beat(), seen, now);
+                let lag_bytes = match (primary_lsn, p.replay_lsn) {
+                    (Some(head), Some(replayed)) if p.in_recovery => {
+                        Some(head.saturating_sub(replayed))
+                    }
+                    _ => None,
+                };
+                if is_fenced && !p.in_recovery {
+                    tracing::warn!(shard = shard.index, node = %node,
+                        "a fenced former primary is running and claims to be a primary; it gets no traffic");
+                }
+                record_up(ctx, node, &p, |n| {
+                    n.lag_bytes = lag_bytes;
+                    n.lag_seconds = if p.in_recovery { lag_seconds } else { None };
+                    n.streaming = Some(p.streaming);
+                    n.last_error = None;
+                });
+            }
+            Err(e) => record_down(ctx, node, &e),
+        }
+    }
+
+    if primary_ok {
+        if watch.first_failure.take().is_some() {
+            tracing::info!(shard = shard.index, primary = %primary, "the primary answers again");
+        }
+        watch.reported = false;
+        if shard.phase() != ShardPhase::Serving {
+            shard.set_phase(ShardPhase::Serving);
+        }
+        shard.notify();
+        return;
+    }
+
+    let first_failure = *watch.first_failure.get_or_insert_with(Instant::now);
+    let failures = ctx
+        .topology
+        .nodes
+        .get(&primary)
+        .map_or(1, |n| n.failures);
+    if failures < settings.failure_threshold {
+        if shard.phase() == ShardPhase::Serving {
+            shard.set_phase(ShardPhase::Suspect);
+        }
+        return;
+    }
+    if !streaming_standbys.is_empty() {
+        // The standbys still hear from the primary: it is alive and only
+        // shardwire is cut off from it. Promoting would split the brain.
+        shard.set_phase(ShardPhase::Unreachable);
+        if !watch.reported {
+            watch.reported = true;
+            failover::record_refusal(
+                ctx,
+                shard,
+                &primary,
+                first_failure,
+                format!(
+                    "not promoted: standby {} still streams from the primary, so it is alive and only shardwire cannot reach it",
+                    streaming_standbys
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        return;
+    }
+    if !settings.auto_failover || standbys.is_empty() {
+        shard.set_phase(ShardPhase::Down);
+        if !watch.reported {
+            watch.reported = true;
+            let why = if standbys.is_empty() {
+                "the shard has no standby to promote"
+            } else {
+                "replication.auto_failover is off"
+            };
+            failover::record_refusal(
+                ctx,
+                shard,
+                &primary,
+                first_failure,
+                format!("the primary is down and {why}"),
+            );
+        }
+        return;
+    }
+    let promoted = failover::fail_over(ctx, shard, &mut watch.conns, first_failure).await;
+    if promoted {
+        watch.first_failure = None;
+        watch.reported = false;
+    } else {
+        watch.reported = true;
+    }
+}
+
+fn record_up(ctx: &Context, node: &Endpoint, p: &Probe, extra: impl FnOnce(&mut crate::topology::NodeHealth)) {
+    ctx.topology.nodes.update(node, |n| {
+        n.up = true;
+        n.failures = 0;
+        n.in_recovery = Some(p.in_recovery);
+        n.timeline = p.timeline;
+        n.lsn = p.lsn;
+        n.replay_lsn = p.replay_lsn;
+        n.checked_at = Some(std::time::SystemTime::now());
+        extra(n);
+    });
+}
+
+fn record_down(ctx: &Context, node: &Endpoint, error: &str) {
+    ctx.topology.nodes.update(node, |n| {
+        n.up = false;
+        n.failures = n.failures.saturating_add(1);
+        n.checked_at = Some(std::time::SystemTime::now());
+        n.last_error = Some(error.to_owned());
+        n.streaming = None;
+    });
+}
+
+/// Marks the roles after a promotion.
+pub fn record_roles(ctx: &Context, shard: &ShardState) {
+    let nodes = &ctx.topology.nodes;
+    nodes.ensure(&shard.primary(), NodeRole::Primary, Some(shard.index));
+    for s in shard.standbys() {
+        nodes.ensure(&s, NodeRole::Standby, Some(shard.index));
+    }
+    for f in shard.fenced() {
+        nodes.ensure(&f, NodeRole::Fenced, Some(shard.index));
+    }
+}

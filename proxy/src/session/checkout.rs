@@ -1,0 +1,89 @@
+//! Taking a connection to a shard's primary for a client: wait while the
+//! proxy is PAUSEd or the shard is failing over (clients wait, bounded by
+//! `replication.pause_timeout`, rather than get errors), and when the
+//! primary cannot be reached but the shard can fail over, wait for the
+//! failover (or the primary's return) and try again.
+
+use super::attach::checkout_error;
+use crate::context::{Context, UserEntry};
+use crate::protocol::{ErrorResponse, SqlState};
+use crate::server::ServerManager;
+use shardwire_pool::{PoolError, Pooled};
+use std::time::Instant;
+
+/// A checked-out connection to `shard`'s current primary.
+pub(crate) async fn primary_connection(
+    ctx: &Context,
+    user: &UserEntry,
+    shard: u32,
+) -> Result<Pooled<ServerManager>, ErrorResponse> {
+    let pool = user.shard_pools.get(shard as usize).ok_or_else(|| {
+        ErrorResponse::error(
+            SqlState::SystemError,
+            format!("shard {shard} is not configured"),
+        )
+    })?;
+    if ctx.pause.is_paused() {
+        // PAUSE: the client waits (no error) until RESUME.
+        ctx.pause.wait().await;
+    }
+    let Some(state) = ctx.topology.shard(shard) else {
+        return pool
+            .get()
+            .await
+            .map_err(|e| checkout_error(e, user, pool.manager()));
+    };
+    let limit = ctx.config.replication.pause_timeout;
+    let deadline = Instant::now() + limit;
+    let can_fail_over = ctx.config.replication.enabled()
+        && ctx.config.replication.auto_failover
+        && !state.standbys().is_empty();
+    loop {
+        if state.gate.is_paused()
+            && tokio::time::timeout_at(deadline.into(), state.gate.wait())
+                .await
+                .is_err()
+        {
+            return Err(failing_over(shard, limit));
+        }
+        let generation = state.generation();
+        match pool.get().await {
+            Ok(conn) => return Ok(conn),
+            Err(PoolError::Connect(e)) if can_fail_over && Instant::now() < deadline => {
+                tracing::debug!(shard, error = %e, "primary unreachable; waiting for the monitor");
+                // Wait for a failover or the primary's return, then retry.
+                while state.generation() == generation
+                    && !state.gate.is_paused()
+                    && Instant::now() < deadline
+                {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    state.wait_change(left.min(std::time::Duration::from_millis(500))).await;
+                    if state.phase() == crate::topology::ShardPhase::Serving
+                        && ctx
+                            .topology
+                            .nodes
+                            .get(&state.primary())
+                            .is_some_and(|n| n.up)
+                    {
+                        break;
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Err(failing_over(shard, limit));
+                }
+            }
+            Err(e) => return Err(checkout_error(e, user, pool.manager())),
+        }
+    }
+}
+
+fn failing_over(shard: u32, limit: std::time::Duration) -> ErrorResponse {
+    ErrorResponse::error(
+        SqlState::ConnectionFailure,
+        format!(
+            "shard {shard} is failing over and did not accept transactions within {:.0}s",
+            limit.as_secs_f64()
+        ),
+    )
+    .with_hint("retry the transaction; SHOW FAILOVERS in the admin console shows the failover's progress")
+}

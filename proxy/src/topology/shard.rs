@@ -1,0 +1,174 @@
+//! One shard's place in the topology: its current primary (with a
+//! generation number bumped on every change, so pooled connections to an
+//! old primary are recognised and dropped), its standbys, the nodes fenced
+//! after losing the primary role, and the gate that holds new transactions
+//! while the shard fails over.
+
+use crate::config::Endpoint;
+use crate::context::PauseGate;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What a shard is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardPhase {
+    /// The primary answers checks.
+    Serving,
+    /// The primary failed at least one check.
+    Suspect,
+    /// The primary is unreachable but a standby still streams from it:
+    /// shardwire is cut off, the primary is alive; no promotion.
+    Unreachable,
+    /// A failover or switchover is under way: new transactions wait.
+    FailingOver,
+    /// The primary is down and no standby can be promoted.
+    Down,
+}
+
+impl ShardPhase {
+    /// Lowercase name for SHOW and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShardPhase::Serving => "serving",
+            ShardPhase::Suspect => "suspect",
+            ShardPhase::Unreachable => "unreachable",
+            ShardPhase::FailingOver => "failing_over",
+            ShardPhase::Down => "down",
+        }
+    }
+}
+
+/// The roles of one shard's nodes and its failover gate.
+pub struct ShardState {
+    /// Shard number.
+    pub index: u32,
+    primary: RwLock<Endpoint>,
+    generation: AtomicU64,
+    standbys: RwLock<Vec<Endpoint>>,
+    fenced: RwLock<Vec<Endpoint>>,
+    phase: RwLock<ShardPhase>,
+    /// Holds new transactions during a failover.
+    pub gate: PauseGate,
+    changed: Notify,
+    /// Held by whoever checks or changes the shard's nodes (the monitor's
+    /// check round, a failover, a switchover): one at a time.
+    pub control: tokio::sync::Mutex<()>,
+    /// Epoch seconds of the last heartbeat written on the primary.
+    last_beat: RwLock<Option<f64>>,
+    /// The primary's `synchronous_standby_names` at the last check.
+    sync_names: RwLock<String>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    *lock.write().unwrap_or_else(|p| p.into_inner()) = value;
+}
+
+impl ShardState {
+    /// A shard served by `primary`.
+    pub fn new(index: u32, primary: Endpoint, standbys: Vec<Endpoint>) -> ShardState {
+        ShardState {
+            index,
+            primary: RwLock::new(primary),
+            generation: AtomicU64::new(0),
+            standbys: RwLock::new(standbys),
+            fenced: RwLock::new(Vec::new()),
+            phase: RwLock::new(ShardPhase::Serving),
+            gate: PauseGate::default(),
+            changed: Notify::new(),
+            control: tokio::sync::Mutex::new(()),
+            last_beat: RwLock::new(None),
+            sync_names: RwLock::new(String::new()),
+        }
+    }
+
+    /// The node taking this shard's traffic.
+    pub fn primary(&self) -> Endpoint {
+        read(&self.primary)
+    }
+
+    /// Bumped whenever the primary changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The standbys (of the current primary).
+    pub fn standbys(&self) -> Vec<Endpoint> {
+        read(&self.standbys)
+    }
+
+    /// Former primaries that must never get traffic again.
+    pub fn fenced(&self) -> Vec<Endpoint> {
+        read(&self.fenced)
+    }
+
+    /// What the shard is doing.
+    pub fn phase(&self) -> ShardPhase {
+        *self.phase.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a new phase and wakes waiters.
+    pub fn set_phase(&self, phase: ShardPhase) {
+        let old = std::mem::replace(
+            &mut *self.phase.write().unwrap_or_else(|p| p.into_inner()),
+            phase,
+        );
+        if old != phase {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Makes `new_primary` (one of the standbys) the primary: the old
+    /// primary is fenced, the other standbys stay, the generation is bumped.
+    pub fn promote(&self, new_primary: &Endpoint) {
+        let old = read(&self.primary);
+        let mut standbys = read(&self.standbys);
+        standbys.retain(|s| s != new_primary);
+        write(&self.standbys, standbys);
+        let mut fenced = read(&self.fenced);
+        fenced.retain(|f| f != new_primary);
+        if !fenced.contains(&old) {
+            fenced.push(old);
+        }
+        write(&self.fenced, fenced);
+        write(&self.primary, new_primary.clone());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    /// Epoch seconds of the last heartbeat written on the primary.
+    pub fn last_beat(&self) -> Option<f64> {
+        *self.last_beat.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the heartbeat just written.
+    pub fn set_last_beat(&self, epoch: f64) {
+        write(&self.last_beat, Some(epoch));
+    }
+
+    /// The primary's `synchronous_standby_names` when last checked.
+    pub fn sync_names(&self) -> String {
+        read(&self.sync_names)
+    }
+
+    /// Records the primary's `synchronous_standby_names`.
+    pub fn set_sync_names(&self, names: String) {
+        write(&self.sync_names, names);
+    }
+
+    /// Wakes everyone in [`ShardState::wait_change`] (e.g. the primary
+    /// answered again).
+    pub fn notify(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until something about the shard changes, or `limit` passes.
+    pub async fn wait_change(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.changed.notified()).await;
+    }
+}
