@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod replicated;
 pub mod sharded;
 
 use shardwire::config::parse_str;

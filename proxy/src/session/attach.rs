@@ -93,10 +93,22 @@ impl Session {
     }
 
     /// The shard used for statements that may run on any shard: spread
-    /// over the shards by client.
+    /// over the shards by client, skipping shards whose primary is failing
+    /// its checks or failing over (so one shard's outage does not reach
+    /// clients of the others through a shard-neutral statement).
     pub(super) fn default_shard(&self) -> u32 {
         let shards = self.user.shard_pools.len().max(1) as u32;
-        (self.cancel.key.0 as u32) % shards
+        let preferred = (self.cancel.key.0 as u32) % shards;
+        let serving = |k: u32| {
+            self.ctx
+                .topology
+                .shard(k)
+                .is_none_or(|s| s.phase() == crate::topology::ShardPhase::Serving)
+        };
+        (0..shards)
+            .map(|i| (preferred + i) % shards)
+            .find(|&k| serving(k))
+            .unwrap_or(preferred)
     }
 
     /// Attaches a connection to `shard`'s primary. Must not be attached.
