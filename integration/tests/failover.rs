@@ -122,11 +122,24 @@ async fn killed_primary_is_replaced_without_losing_acknowledged_writes() {
     let shard1 = Arc::new(Log::default());
     let mut writers = Vec::new();
     for i in 0..3 {
-        writers.push(spawn_writer(&topo, user_on(0, 2, i), stop.clone(), shard0.clone(), epoch));
+        writers.push(spawn_writer(
+            &topo,
+            user_on(0, 2, i),
+            stop.clone(),
+            shard0.clone(),
+            epoch,
+        ));
     }
-    writers.push(spawn_writer(&topo, user_on(1, 2, 0), stop.clone(), shard1.clone(), epoch));
+    writers.push(spawn_writer(
+        &topo,
+        user_on(1, 2, 0),
+        stop.clone(),
+        shard1.clone(),
+        epoch,
+    ));
     wait_until("writes on both shards", Duration::from_secs(20), || {
-        shard0.successes.load(Ordering::Relaxed) >= 30 && shard1.successes.load(Ordering::Relaxed) >= 10
+        shard0.successes.load(Ordering::Relaxed) >= 30
+            && shard1.successes.load(Ordering::Relaxed) >= 10
     })
     .await;
 
@@ -138,14 +151,25 @@ async fn killed_primary_is_replaced_without_losing_acknowledged_writes() {
     let before_kill = shard0.successes.load(Ordering::Relaxed);
 
     // The first acknowledged write after the kill.
-    wait_until("a write acknowledged after the kill", Duration::from_secs(45), || {
-        shard0.last_success_ms.load(Ordering::Relaxed) > killed_at.as_millis() as u64
-            && shard0.successes.load(Ordering::Relaxed) > before_kill
-    })
+    wait_until(
+        "a write acknowledged after the kill",
+        Duration::from_secs(45),
+        || {
+            shard0.last_success_ms.load(Ordering::Relaxed) > killed_at.as_millis() as u64
+                && shard0.successes.load(Ordering::Relaxed) > before_kill
+        },
+    )
     .await;
-    let recovered = Duration::from_millis(shard0.last_success_ms.load(Ordering::Relaxed)) - killed_at;
-    println!("FAILOVER kill -9 to first acknowledged write: {:.2} s", recovered.as_secs_f64());
-    assert!(recovered < Duration::from_secs(45), "mission bound is 45 s, took {recovered:?}");
+    let recovered =
+        Duration::from_millis(shard0.last_success_ms.load(Ordering::Relaxed)) - killed_at;
+    println!(
+        "FAILOVER kill -9 to first acknowledged write: {:.2} s",
+        recovered.as_secs_f64()
+    );
+    assert!(
+        recovered < Duration::from_secs(45),
+        "mission bound is 45 s, took {recovered:?}"
+    );
 
     // Keep writing a little on the new primary, then stop.
     let target = shard0.successes.load(Ordering::Relaxed) + 20;
@@ -159,24 +183,37 @@ async fn killed_primary_is_replaced_without_losing_acknowledged_writes() {
     }
 
     // A standby was promoted and is what shardwire routes to.
-    let state = topo.proxy.context.topology.shard(0).expect("shard 0").clone();
+    let state = topo
+        .proxy
+        .context
+        .topology
+        .shard(0)
+        .expect("shard 0")
+        .clone();
     let new_port = state.primary().port;
     assert_ne!(new_port, old_primary.port());
     let new_primary = topo.node_at(new_port);
-    assert!(!in_recovery(new_primary).await, "the new primary left recovery");
+    assert!(
+        !in_recovery(new_primary).await,
+        "the new primary left recovery"
+    );
 
     // Every acknowledged write is on the new primary.
     let acked = shard0.acknowledged.lock().unwrap().clone();
     assert!(acked.len() > 50);
     for i in 0..3 {
         let uid = user_on(0, 2, i);
-        let present: std::collections::HashSet<i64> = rows_on(new_primary, uid).await.into_iter().collect();
+        let present: std::collections::HashSet<i64> =
+            rows_on(new_primary, uid).await.into_iter().collect();
         let missing: Vec<i64> = acked
             .iter()
             .filter(|(u, s)| *u == uid && !present.contains(s))
             .map(|(_, s)| *s)
             .collect();
-        assert!(missing.is_empty(), "acknowledged rows of user {uid} lost: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "acknowledged rows of user {uid} lost: {missing:?}"
+        );
     }
     // The other shard never saw an error.
     assert!(
@@ -188,10 +225,16 @@ async fn killed_primary_is_replaced_without_losing_acknowledged_writes() {
     );
     let errors0 = shard0.errors.lock().unwrap().clone();
     println!("killed at {killed_at:?}; shard 0 errors: {errors0:#?}");
-    println!("shard 0 client errors during the failover: {}", errors0.len());
+    println!(
+        "shard 0 client errors during the failover: {}",
+        errors0.len()
+    );
     for e in &errors0 {
         assert!(
-            e.contains("08006") || e.contains("08001") || e.contains("closed") || e.contains("connect"),
+            e.contains("08006")
+                || e.contains("08001")
+                || e.contains("closed")
+                || e.contains("connect"),
             "unexpected error class on shard 0: {e}"
         );
     }
@@ -217,10 +260,15 @@ async fn killed_primary_is_replaced_without_losing_acknowledged_writes() {
         .filter(|r| r[0].as_deref() == Some("0") && r[5].as_deref() == Some("promoted"))
         .collect();
     assert_eq!(promoted.len(), 1, "{failovers:?}");
-    assert_eq!(promoted[0][4].as_deref(), Some(format!("127.0.0.1:{new_port}").as_str()));
+    assert_eq!(
+        promoted[0][4].as_deref(),
+        Some(format!("127.0.0.1:{new_port}").as_str())
+    );
     let metrics = fetch_metrics(&topo).await;
     assert!(
-        metrics.contains("shardwire_failovers_total{kind=\"failover\",outcome=\"promoted\",shard=\"0\"} 1"),
+        metrics.contains(
+            "shardwire_failovers_total{kind=\"failover\",outcome=\"promoted\",shard=\"0\"} 1"
+        ),
         "{metrics}"
     );
 
@@ -242,9 +290,17 @@ async fn killed_primary_is_replaced_without_losing_acknowledged_writes() {
             .await
             .expect("port")
             .get(0);
-        assert_eq!(port, new_port.to_string(), "traffic went to the fenced node");
+        assert_eq!(
+            port,
+            new_port.to_string(),
+            "traffic went to the fenced node"
+        );
     }
-    assert_eq!(rows_on(&old_primary, 0).await.len(), old_rows, "the fenced node got writes");
+    assert_eq!(
+        rows_on(&old_primary, 0).await.len(),
+        old_rows,
+        "the fenced node got writes"
+    );
     let nodes = topo.admin("SHOW NODES").await;
     let old_row = nodes
         .iter()
@@ -279,19 +335,27 @@ async fn primary_cut_off_from_shardwire_only_is_not_promoted() {
     relay.cut();
     // Well past the failure threshold (3 checks at 1 s).
     let state = topo.proxy.context.topology.shard(0).expect("shard").clone();
-    wait_until("the shard to be judged unreachable", Duration::from_secs(20), || {
-        state.phase() == shardwire::topology::ShardPhase::Unreachable
-    })
+    wait_until(
+        "the shard to be judged unreachable",
+        Duration::from_secs(20),
+        || state.phase() == shardwire::topology::ShardPhase::Unreachable,
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(state.phase(), shardwire::topology::ShardPhase::Unreachable);
-    assert!(in_recovery(&topo.standbys[0][0]).await, "the standby must not be promoted");
+    assert!(
+        in_recovery(&topo.standbys[0][0]).await,
+        "the standby must not be promoted"
+    );
     assert_eq!(state.generation(), 0, "routing must not change");
     let failovers = topo.admin("SHOW FAILOVERS").await;
     assert_eq!(failovers.len(), 1, "{failovers:?}");
     assert_eq!(failovers[0][5].as_deref(), Some("refused"));
     assert!(
-        failovers[0][8].as_deref().unwrap_or("").contains("still streams"),
+        failovers[0][8]
+            .as_deref()
+            .unwrap_or("")
+            .contains("still streams"),
         "{failovers:?}"
     );
 
@@ -325,9 +389,21 @@ async fn planned_switchover_under_load_gives_no_client_error() {
     let log = Arc::new(Log::default());
     let mut tasks = Vec::new();
     for i in 0..3 {
-        tasks.push(spawn_writer(&topo, user_on(0, 2, i), stop.clone(), log.clone(), epoch));
+        tasks.push(spawn_writer(
+            &topo,
+            user_on(0, 2, i),
+            stop.clone(),
+            log.clone(),
+            epoch,
+        ));
     }
-    tasks.push(spawn_writer(&topo, user_on(1, 2, 0), stop.clone(), log.clone(), epoch));
+    tasks.push(spawn_writer(
+        &topo,
+        user_on(1, 2, 0),
+        stop.clone(),
+        log.clone(),
+        epoch,
+    ));
     // Readers in explicit transactions on shard 0.
     let reads = Arc::new(AtomicU64::new(0));
     for _ in 0..2 {
@@ -371,12 +447,17 @@ async fn planned_switchover_under_load_gives_no_client_error() {
         .primary()
         .port;
     assert_ne!(new_port, old_port);
-    println!("SWITCHOVER paused shard 0 for {} s", rows[0][3].as_deref().unwrap_or("?"));
+    println!(
+        "SWITCHOVER paused shard 0 for {} s",
+        rows[0][3].as_deref().unwrap_or("?")
+    );
 
     let target = log.successes.load(Ordering::Relaxed) + 40;
-    wait_until("writes after the switchover", Duration::from_secs(30), || {
-        log.successes.load(Ordering::Relaxed) >= target
-    })
+    wait_until(
+        "writes after the switchover",
+        Duration::from_secs(30),
+        || log.successes.load(Ordering::Relaxed) >= target,
+    )
     .await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
@@ -392,7 +473,10 @@ async fn planned_switchover_under_load_gives_no_client_error() {
         let present: std::collections::HashSet<i64> =
             rows_on(new_primary, uid).await.into_iter().collect();
         assert!(
-            acked.iter().filter(|(u, _)| *u == uid).all(|(_, s)| present.contains(s)),
+            acked
+                .iter()
+                .filter(|(u, _)| *u == uid)
+                .all(|(_, s)| present.contains(s)),
             "acknowledged rows of {uid} missing on the new primary"
         );
     }

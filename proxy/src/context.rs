@@ -10,9 +10,9 @@ use crate::metrics::{Metrics, PoolTraffic};
 use crate::server::registry::ServerRegistry;
 use crate::server::{ServerManager, ServerTarget};
 use crate::session::statements::StatementRegistry;
+use crate::topology::Topology;
 use shardwire_pool::{Pool, PoolConfig};
 use shardwire_router::{Router, ShardFunction, ShardingRules, TableRule};
-use crate::topology::Topology;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -61,6 +61,8 @@ pub struct Context {
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
     /// Current primaries, node health, failover history.
     pub topology: Arc<Topology>,
+    /// Round-robin state for replica-cluster reads.
+    pub replica_balancer: crate::replicas::Balancer,
 }
 
 /// The generic pool's settings from `[pool]`.
@@ -229,6 +231,7 @@ impl Context {
             pool_settings: std::sync::RwLock::new(config.pool.clone()),
             config_path: std::sync::OnceLock::new(),
             topology,
+            replica_balancer: Default::default(),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

@@ -10,6 +10,7 @@
 //! - `cancel`: routing cancel requests to the right backend;
 //! - `metrics`: Prometheus counters and the `/metrics` HTTP listener;
 //! - `topology`: each shard's current primary, node health, failover log;
+//! - `replicas`: which reads go to the replica cluster, and to which node;
 //! - `monitor`: the control plane: health checks, lag, heartbeat, failover;
 //! - `admin`: the admin console (`psql … shardwire`, `SHOW POOLS`, …);
 //! - `context`: the shared state built at start-up;
@@ -31,6 +32,7 @@ pub mod monitor;
 pub mod protocol;
 pub mod proxy;
 pub mod reload;
+pub mod replicas;
 pub mod runtime;
 pub mod scatter;
 pub mod server;

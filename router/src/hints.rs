@@ -23,6 +23,8 @@ pub(crate) struct CommentHints {
     pub user_id: Option<i64>,
     /// `shard=…`
     pub shard: Option<u32>,
+    /// `route=…`: a `[[routes]]` name (e.g. `replicas`).
+    pub route: Option<std::sync::Arc<str>>,
     /// A malformed hint value, reported as BadKey when routing.
     pub error: Option<String>,
 }
@@ -47,6 +49,8 @@ impl CommentHints {
                     Some(v) => self.user_id = Some(v),
                     None => self.fail("user_id", value),
                 }
+            } else if name.eq_ignore_ascii_case(b"route") {
+                self.route = Some(String::from_utf8_lossy(value).to_ascii_lowercase().into());
             } else if name.eq_ignore_ascii_case(b"shard") {
                 match parse_i64(value).and_then(|v| u32::try_from(v).ok()) {
                     Some(v) => self.shard = Some(v),

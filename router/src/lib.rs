@@ -58,7 +58,7 @@ pub use decision::{Aggregate, AggregateKind, Decision, MergeSpec, SortKey, State
 pub use error::RouteError;
 pub use hint_setting::{hint_setting, HintName, HintSetting};
 pub use hints::SessionHints;
-pub use router::{PreparedPlan, Router, DEFAULT_CACHE_CAPACITY};
+pub use router::{Described, PreparedPlan, Router, DEFAULT_CACHE_CAPACITY};
 pub use rules::{ShardFunction, ShardingRules, TableRule};
 pub use session_effects::{session_effects, SessionEffect};
 pub use shard_fn::shard_for_key;

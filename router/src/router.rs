@@ -33,7 +33,34 @@ pub struct PreparedPlan {
     plan: Arc<Plan>,
 }
 
+/// What a statement reads, for route rules that send some reads elsewhere
+/// than the shards (the replica cluster), decided before sharding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Described {
+    /// Every statement in the text is a read (SELECT without locking,
+    /// VALUES, TABLE; no data-modifying CTE).
+    pub read_only: bool,
+    /// The tables named (lowercase, no schema, CTE names excluded).
+    pub tables: Arc<[String]>,
+    /// The route named by a `/* shardwire: route=NAME */` comment.
+    pub route_hint: Option<Arc<str>>,
+}
+
+fn describe_plan(plan: &Plan, hints: &CommentHints) -> Described {
+    Described {
+        read_only: !plan.stmts.is_empty()
+            && plan.stmts.iter().all(|s| s.kind == StatementKind::Read),
+        tables: plan.tables.clone(),
+        route_hint: hints.route.clone(),
+    }
+}
+
 impl PreparedPlan {
+    /// What the statement reads (see [`Router::describe`]).
+    pub fn describe(&self) -> Described {
+        describe_plan(&self.plan, &self.hints)
+    }
+
     /// The statement text.
     pub fn sql(&self) -> &str {
         &self.sql
@@ -79,6 +106,14 @@ impl Router {
             params: None,
         };
         decide(&plan, &values, &self.rules, &scan.hints, hints)
+    }
+
+    /// What `sql` reads, from the cached plan of its shape: whether it
+    /// only reads, which tables, and a `route=` hint.
+    pub fn describe(&self, sql: &str) -> Described {
+        let scan = scan(sql);
+        let plan = self.plan_for(sql, &scan.shape, &scan.literals);
+        describe_plan(&plan, &scan.hints)
     }
 
     /// Plans a statement at Parse time (once per statement text). Fails

@@ -33,8 +33,11 @@ pub async fn switchover(
     let record = crate::monitor::switchover(ctx, shard, target)
         .await
         .map_err(|e| {
-            ErrorResponse::error(SqlState::FromServer(*b"55000"), format!("switchover failed: {e}"))
-                .with_hint("SHOW NODES shows the standbys and their lag")
+            ErrorResponse::error(
+                SqlState::FromServer(*b"55000"),
+                format!("switchover failed: {e}"),
+            )
+            .with_hint("SHOW NODES shows the standbys and their lag")
         })?;
     let mut r = ResultSet::new(&[
         ("shard", Kind::Int),

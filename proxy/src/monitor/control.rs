@@ -148,7 +148,6 @@ impl ControlConn {
             }
         }
     }
-
 }
 
 fn describe(e: &tokio_postgres::Error) -> String {

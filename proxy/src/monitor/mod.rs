@@ -24,7 +24,8 @@ use tokio::task::JoinHandle;
 /// Starts the control loops (none when `[replication] user` is unset).
 /// Abort the handles to stop them.
 pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
-    let Some(login) = ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)
+    let Some(login) =
+        ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)
     else {
         return Vec::new();
     };

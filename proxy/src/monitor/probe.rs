@@ -35,7 +35,8 @@ pub async fn probe(conn: &mut ControlConn) -> Result<Probe, String> {
     let rows = conn.query(PROBE_SQL).await?;
     let row = rows.first().ok_or("the health check returned no row")?;
     let text = |i: usize| -> Result<Option<String>, String> {
-        row.try_get::<_, Option<String>>(i).map_err(|e| e.to_string())
+        row.try_get::<_, Option<String>>(i)
+            .map_err(|e| e.to_string())
     };
     Ok(Probe {
         in_recovery: row.try_get(0).map_err(|e| e.to_string())?,
@@ -53,7 +54,11 @@ pub async fn probe(conn: &mut ControlConn) -> Result<Probe, String> {
 /// Writes shard `shard`'s heartbeat on its primary (creating the table
 /// the first time) without waiting for synchronous standbys, so a dead
 /// standby cannot stall it. Returns the beat as epoch seconds.
-pub async fn write_heartbeat(conn: &mut ControlConn, table: &str, shard: u32) -> Result<f64, String> {
+pub async fn write_heartbeat(
+    conn: &mut ControlConn,
+    table: &str,
+    shard: u32,
+) -> Result<f64, String> {
     let upsert = format!(
         "SET synchronous_commit = local; \
          INSERT INTO {table} (shard, beat) VALUES ({shard}, clock_timestamp()) \
@@ -78,7 +83,10 @@ pub async fn write_heartbeat(conn: &mut ControlConn, table: &str, shard: u32) ->
 }
 
 /// Heartbeats seen on a standby or replica node: (shard, epoch seconds).
-pub async fn read_heartbeats(conn: &mut ControlConn, table: &str) -> Result<Vec<(u32, f64)>, String> {
+pub async fn read_heartbeats(
+    conn: &mut ControlConn,
+    table: &str,
+) -> Result<Vec<(u32, f64)>, String> {
     let sql = format!("SELECT shard, extract(epoch FROM beat)::float8 FROM {table}");
     let rows = match conn.query(&sql).await {
         Ok(rows) => rows,

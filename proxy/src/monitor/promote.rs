@@ -33,7 +33,9 @@ pub async fn rank_standbys(conns: &mut Conns, standbys: &[Endpoint]) -> Vec<Cand
         current_setting('cluster_name')";
     let mut found = Vec::new();
     for node in standbys {
-        let Some(conn) = conns.get(node) else { continue };
+        let Some(conn) = conns.get(node) else {
+            continue;
+        };
         let rows = match conn.query(sql).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -56,10 +58,12 @@ pub async fn rank_standbys(conns: &mut Conns, standbys: &[Endpoint]) -> Vec<Cand
                 lsn,
                 name,
             }),
-            _ => tracing::warn!(standby = %node, "standby is not in recovery or has no WAL position; not a candidate"),
+            _ => {
+                tracing::warn!(standby = %node, "standby is not in recovery or has no WAL position; not a candidate")
+            }
         }
     }
-    found.sort_by(|a, b| b.lsn.cmp(&a.lsn));
+    found.sort_by_key(|c| std::cmp::Reverse(c.lsn));
     found
 }
 
@@ -73,9 +77,14 @@ pub async fn promote(conns: &mut Conns, node: &Endpoint) -> Result<(), String> {
         )
         .await
         .map_err(|e| format!("pg_promote() on {node} failed: {e}"))?;
-    let promoted: bool = rows.first().and_then(|r| r.try_get(0).ok()).unwrap_or(false);
+    let promoted: bool = rows
+        .first()
+        .and_then(|r| r.try_get(0).ok())
+        .unwrap_or(false);
     if !promoted {
-        return Err(format!("pg_promote() on {node} did not finish within {PROMOTE_WAIT:?}"));
+        return Err(format!(
+            "pg_promote() on {node} did not finish within {PROMOTE_WAIT:?}"
+        ));
     }
     let rows = conn
         .query("SELECT pg_is_in_recovery()")
@@ -179,7 +188,9 @@ pub async fn repoint_standby(
 pub fn retarget_conninfo(conninfo: &str, host: &str, port: u16) -> String {
     let mut parts: Vec<String> = conninfo
         .split_whitespace()
-        .filter(|p| !p.starts_with("host=") && !p.starts_with("hostaddr=") && !p.starts_with("port="))
+        .filter(|p| {
+            !p.starts_with("host=") && !p.starts_with("hostaddr=") && !p.starts_with("port=")
+        })
         .map(str::to_owned)
         .collect();
     parts.insert(0, format!("port={port}"));

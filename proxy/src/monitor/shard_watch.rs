@@ -114,7 +114,9 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
             let result = async {
                 let p = probe::probe(&mut conn).await?;
                 let beats = if p.in_recovery {
-                    probe::read_heartbeats(&mut conn, &table).await.unwrap_or_default()
+                    probe::read_heartbeats(&mut conn, &table)
+                        .await
+                        .unwrap_or_default()
                 } else {
                     Vec::new()
                 };
@@ -124,10 +126,8 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
             Some((conn, result))
         }
     });
-    let (primary_result, other_results) = tokio::join!(
-        primary_check,
-        futures_util::future::join_all(other_checks)
-    );
+    let (primary_result, other_results) =
+        tokio::join!(primary_check, futures_util::future::join_all(other_checks));
 
     let now = epoch_now();
     let mut primary_lsn = None;
@@ -205,11 +205,7 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
     }
 
     let first_failure = *watch.first_failure.get_or_insert_with(Instant::now);
-    let failures = ctx
-        .topology
-        .nodes
-        .get(&primary)
-        .map_or(1, |n| n.failures);
+    let failures = ctx.topology.nodes.get(&primary).map_or(1, |n| n.failures);
     if failures < settings.failure_threshold {
         if shard.phase() == ShardPhase::Serving {
             shard.set_phase(ShardPhase::Suspect);
@@ -267,7 +263,12 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
     }
 }
 
-fn record_up(ctx: &Context, node: &Endpoint, p: &Probe, extra: impl FnOnce(&mut crate::topology::NodeHealth)) {
+fn record_up(
+    ctx: &Context,
+    node: &Endpoint,
+    p: &Probe,
+    extra: impl FnOnce(&mut crate::topology::NodeHealth),
+) {
     ctx.topology.nodes.update(node, |n| {
         n.up = true;
         n.failures = 0;

@@ -132,12 +132,9 @@ async fn drain(ctx: &Context, shard: &ShardState, limit: Duration) -> Result<(),
 async fn stop_writes(conns: &mut Conns, primary: &Endpoint) -> Result<u64, String> {
     let conn = conns.get(primary).ok_or("no control login")?;
     let limit = Duration::from_secs(5);
-    conn.execute(
-        "ALTER SYSTEM SET default_transaction_read_only = on",
-        limit,
-    )
-    .await
-    .map_err(|e| format!("making {primary} read-only: {e}"))?;
+    conn.execute("ALTER SYSTEM SET default_transaction_read_only = on", limit)
+        .await
+        .map_err(|e| format!("making {primary} read-only: {e}"))?;
     conn.execute("SELECT pg_reload_conf()", limit)
         .await
         .map_err(|e| format!("reloading {primary}: {e}"))?;

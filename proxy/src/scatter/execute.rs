@@ -3,11 +3,11 @@
 //! applied, the statement sent to all of them concurrently, and every
 //! reply collected whole for merging (reads) or checking (broadcasts).
 
+use crate::context::Context;
 use crate::context::UserEntry;
 use crate::protocol::{ErrorResponse, SqlState};
 use crate::server::conn::CollectedReply;
 use crate::server::params::ParamMap;
-use crate::context::Context;
 use crate::session::attach::apply_params;
 use crate::session::checkout::primary_connection;
 
@@ -66,4 +66,42 @@ async fn run_on_shard(
         conn.broken = true;
     }
     Ok(ShardReply { shard, reply })
+}
+
+/// Sends `request` to replica-cluster node `index` and collects its reply
+/// (reported as shard `u32::MAX`). Connection failures are errors; SQL
+/// errors are inside the reply.
+pub async fn run_on_replica(
+    user: &UserEntry,
+    index: usize,
+    request: &[u8],
+    wanted: &ParamMap,
+) -> Result<ShardReply, ErrorResponse> {
+    let pool = user.replica_pools.get(index).ok_or_else(|| {
+        ErrorResponse::error(
+            SqlState::SystemError,
+            format!("replica node {index} is not configured"),
+        )
+    })?;
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| crate::session::attach::checkout_error(e, user, pool.manager()))?;
+    apply_params(&mut conn, wanted).await?;
+    let reply = conn.collect_reply(request).await.map_err(|e| {
+        ErrorResponse::error(
+            SqlState::ConnectionFailure,
+            format!(
+                "{} failed during a read: {e}",
+                pool.manager().target().label
+            ),
+        )
+    })?;
+    if !conn.is_idle() {
+        conn.broken = true;
+    }
+    Ok(ShardReply {
+        shard: u32::MAX,
+        reply,
+    })
 }

@@ -118,8 +118,7 @@ impl Session {
             .slot
             .waiting
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let checkout =
-            super::checkout::primary_connection(&self.ctx, &self.user, shard).await;
+        let checkout = super::checkout::primary_connection(&self.ctx, &self.user, shard).await;
         self.cancel
             .slot
             .waiting

@@ -57,7 +57,9 @@ pub(crate) async fn primary_connection(
                     && Instant::now() < deadline
                 {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    state.wait_change(left.min(std::time::Duration::from_millis(500))).await;
+                    state
+                        .wait_change(left.min(std::time::Duration::from_millis(500)))
+                        .await;
                     if state.phase() == crate::topology::ShardPhase::Serving
                         && ctx
                             .topology
@@ -85,5 +87,7 @@ fn failing_over(shard: u32, limit: std::time::Duration) -> ErrorResponse {
             limit.as_secs_f64()
         ),
     )
-    .with_hint("retry the transaction; SHOW FAILOVERS in the admin console shows the failover's progress")
+    .with_hint(
+        "retry the transaction; SHOW FAILOVERS in the admin console shows the failover's progress",
+    )
 }

@@ -8,6 +8,7 @@ pub(crate) mod checkout;
 mod client_messages;
 pub mod expect;
 mod relay;
+mod replica_reads;
 mod routing;
 mod server_messages;
 pub mod startup;

@@ -194,7 +194,8 @@ impl Session {
                 .shard(a.shard)
                 .is_some_and(|s| !s.standbys().is_empty());
             if replication.enabled() && replication.auto_failover && has_standbys {
-                failover_note = "; if the primary failed, shardwire is failing the shard over to a standby";
+                failover_note =
+                    "; if the primary failed, shardwire is failing the shard over to a standby";
             }
         }
         self.expect.clear();

@@ -51,7 +51,7 @@ pub(super) fn route_error(e: &RouteError) -> ErrorResponse {
 impl Session {
     /// Whether statements are routed between several shards.
     pub(super) fn sharded(&self) -> bool {
-        self.user.shard_pools.len() > 1
+        self.user.shard_pools.len() > 1 || !self.ctx.config.routes.is_empty()
     }
 
     /// The routing hints in force (SET LOCAL over SET).
@@ -217,8 +217,23 @@ impl Session {
         let text = decision.rewritten_sql.as_deref().unwrap_or(sql);
         let mut request = BytesMut::new();
         builder::query(&mut request, text);
+        let replies = run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await;
+        self.emit_merged(replies, decision.merge.as_ref());
+        self.ctx
+            .metrics
+            .scatter_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Answers a simple query with `replies` merged by `spec` (None:
+    /// concatenated), then ReadyForQuery.
+    pub(super) fn emit_merged(
+        &mut self,
+        replies: Result<Vec<ShardReply>, ErrorResponse>,
+        spec: Option<&shardwire_router::MergeSpec>,
+    ) {
         let mut out = BytesMut::new();
-        match run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await {
+        match replies {
             Err(e) => e.encode(&mut out),
             Ok(replies) => {
                 if let Some(error) = first_error(&replies) {
@@ -229,7 +244,7 @@ impl Session {
                             out.extend_from_slice(n);
                         }
                     }
-                    match merge(shard_results(replies), decision.merge.as_ref()) {
+                    match merge(shard_results(replies), spec) {
                         Ok(frames) => out.extend_from_slice(&frames),
                         Err(e) => ErrorResponse::error(
                             SqlState::FeatureNotSupported,
@@ -242,10 +257,6 @@ impl Session {
         }
         builder::ready_for_query(&mut out, self.local_status());
         self.emit(out.freeze());
-        self.ctx
-            .metrics
-            .scatter_seconds
-            .observe(started.elapsed().as_secs_f64());
     }
 
     /// Runs an unkeyed read bound in the extended protocol on several
@@ -261,7 +272,19 @@ impl Session {
     ) {
         let sql = decision.rewritten_sql.as_deref().unwrap_or(&stmt.sql);
         let request = extended_request(sql, &stmt.param_types, bind);
-        let replies = match run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await {
+        let replies = run_on_shards(&self.ctx, &self.user, &shards, &request, &self.wanted).await;
+        self.answer_portal(replies, bind, decision.merge.as_ref());
+    }
+
+    /// Answers an extended-protocol Bind with `replies` merged by `spec`
+    /// (None: concatenated): BindComplete now, the rows at Execute.
+    pub(super) fn answer_portal(
+        &mut self,
+        replies: Result<Vec<ShardReply>, ErrorResponse>,
+        bind: &Bind<'_>,
+        spec: Option<&shardwire_router::MergeSpec>,
+    ) {
+        let replies = match replies {
             Ok(replies) => replies,
             Err(e) => return self.refuse_extended(e),
         };
@@ -270,7 +293,7 @@ impl Session {
             self.skip_until_sync = true;
             return;
         }
-        let encoded = merge(shard_results(replies), decision.merge.as_ref())
+        let encoded = merge(shard_results(replies), spec)
             .map_err(|e| format!("cannot merge the shards' answers: {e}"))
             .and_then(|frames| {
                 encode_formats(&frames, &bind.result_formats).map_err(|e| e.to_string())
@@ -373,6 +396,9 @@ impl Session {
             }
             return true;
         }
+        if self.try_replica_query(sql).await {
+            return true;
+        }
         let decision = match self.ctx.router.route(sql, &self.current_hints()) {
             Ok(d) => d,
             Err(e) => {
@@ -460,7 +486,7 @@ impl Session {
 
 /// Parse + Bind (text results) + Describe + Execute + Sync of an unnamed
 /// statement, for one shard of an extended-protocol scatter read.
-fn extended_request(sql: &str, param_types: &[u32], bind: &Bind<'_>) -> BytesMut {
+pub(super) fn extended_request(sql: &str, param_types: &[u32], bind: &Bind<'_>) -> BytesMut {
     let mut out = BytesMut::new();
     builder::frame(&mut out, b'P', |b| {
         builder::put_cstr(b, b"");

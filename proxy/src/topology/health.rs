@@ -120,7 +120,10 @@ impl NodeTable {
 
     /// A copy of one node's entry.
     pub fn get(&self, endpoint: &Endpoint) -> Option<NodeHealth> {
-        self.lock().iter().find(|n| &n.endpoint == endpoint).cloned()
+        self.lock()
+            .iter()
+            .find(|n| &n.endpoint == endpoint)
+            .cloned()
     }
 
     /// A copy of every entry.

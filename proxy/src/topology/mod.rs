@@ -31,7 +31,13 @@ impl Topology {
             .shards
             .iter()
             .enumerate()
-            .map(|(k, s)| Arc::new(ShardState::new(k as u32, s.primary.clone(), s.standbys.clone())))
+            .map(|(k, s)| {
+                Arc::new(ShardState::new(
+                    k as u32,
+                    s.primary.clone(),
+                    s.standbys.clone(),
+                ))
+            })
             .collect();
         let nodes = NodeTable::default();
         for shard in &shards {

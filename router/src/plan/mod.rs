@@ -135,4 +135,6 @@ pub(crate) struct Plan {
     /// Literals whose exact content the plan depends on (ORDER BY 2):
     /// another execution of the shape with different values needs a new plan.
     pub pinned: Vec<(usize, Vec<u8>)>,
+    /// Tables the statements name (lowercase, deduplicated).
+    pub tables: std::sync::Arc<[String]>,
 }

@@ -38,6 +38,7 @@ pub(crate) fn build(sql: &str, rules: &ShardingRules) -> Plan {
                 route: Route::Refuse(unsupported("a statement nested too deeply for the router")),
             }],
             pinned: Vec::new(),
+            tables: std::sync::Arc::from([]),
         };
     }
     let parsed = std::panic::catch_unwind(|| pg_query::parse(sql));
@@ -60,6 +61,7 @@ pub(crate) fn build(sql: &str, rules: &ShardingRules) -> Plan {
     Plan {
         stmts,
         pinned: src.pinned,
+        tables: src.tables.into_inner().into(),
     }
 }
 

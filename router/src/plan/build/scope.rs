@@ -175,6 +175,12 @@ impl<'a, 'b> Analysis<'a, 'b> {
     /// reference id when sharded.
     pub fn add_table(&mut self, schema: &str, relname: &str, alias: Option<&str>) -> Option<usize> {
         let name = alias.unwrap_or(relname).to_string();
+        let table = relname.to_ascii_lowercase();
+        let mut tables = self.src.tables.borrow_mut();
+        if !tables.contains(&table) {
+            tables.push(table);
+        }
+        drop(tables);
         match self.rules.distribution(schema, relname) {
             Distribution::Global => {
                 self.add_entry(name, EntryKind::Table(None));

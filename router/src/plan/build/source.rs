@@ -20,6 +20,9 @@ pub(crate) struct Source<'a> {
     lit_of_token: Vec<Option<usize>>,
     /// Literals the plan depends on exactly.
     pub pinned: Vec<(usize, Vec<u8>)>,
+    /// Tables named so far (lowercase, deduplicated).
+    /// (Analyses hold the source shared, hence the cell.)
+    pub tables: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> Source<'a> {
@@ -46,6 +49,7 @@ impl<'a> Source<'a> {
             literals,
             lit_of_token,
             pinned: Vec::new(),
+            tables: Default::default(),
         }
     }
 
