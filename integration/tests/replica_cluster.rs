@@ -20,13 +20,20 @@ struct Cluster {
     proxy: RunningProxy,
     shards: Vec<Node>,
     replicas: Vec<Node>,
+    standby0: Option<Node>,
     _rig: Rig,
 }
 
-async fn start() -> Cluster {
+/// Two shards and `replicas` replica nodes; with `standby0`, shard 0 has a
+/// synchronous standby shardwire can promote.
+async fn start(replicas: usize, standby0: bool) -> Cluster {
     let rig = Rig::new().expect("rig");
     let mut nodes = Vec::new();
-    for name in ["shard0", "shard1", "replica0", "replica1"] {
+    let names: Vec<String> = ["shard0".to_owned(), "shard1".to_owned()]
+        .into_iter()
+        .chain((0..replicas).map(|i| format!("replica{i}")))
+        .collect();
+    for name in &names {
         let node = rig
             .start_primary(name, drill_options())
             .await
@@ -43,6 +50,15 @@ async fn start() -> Cluster {
     }
     let replicas = nodes.split_off(2);
     let shards = nodes;
+    let standby0 = if standby0 {
+        Some(
+            rig.start_standby("shard0_s1", &shards[0], true)
+                .await
+                .expect("standby"),
+        )
+    } else {
+        None
+    };
     for (k, shard) in shards.iter().enumerate() {
         logical::publish(
             shard,
@@ -67,10 +83,17 @@ async fn start() -> Cluster {
         }
     }
     let endpoint = |n: &Node| format!("{{ host = \"127.0.0.1\", port = {} }}", n.port());
-    let shard_entries: String = shards
+    let mut shard_entries: String = shards
         .iter()
         .map(|n| format!("[[shards]]\nprimary = {}\n", endpoint(n)))
         .collect();
+    if let Some(s) = &standby0 {
+        // Shard 0's entry is first: give it its standby.
+        let first_end = shard_entries
+            .find("\n[[shards]]")
+            .unwrap_or(shard_entries.len());
+        shard_entries.insert_str(first_end, &format!("\nstandbys = [{}]", endpoint(s)));
+    }
     let replica_list: Vec<String> = replicas.iter().map(endpoint).collect();
     let config = format!(
         r#"
@@ -108,6 +131,7 @@ password = "app"
         proxy,
         shards,
         replicas,
+        standby0,
         _rig: rig,
     }
 }
@@ -175,7 +199,7 @@ async fn set_subscription(node: &Node, name: &str, enabled: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaderboard_reads_follow_replica_lag() {
-    let cl = start().await;
+    let cl = start(2, false).await;
     let c = connect(cl.proxy.addr.port(), "app").await;
     for user_id in 0..40i64 {
         c.execute(
@@ -274,4 +298,57 @@ async fn leaderboard_reads_follow_replica_lag() {
     assert!(replica_rows.iter().all(|r| r[10]
         .as_deref()
         .is_some_and(|s| s.contains("0:") && s.contains("1:"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_resubscribes_after_a_shard_fails_over() {
+    let cl = start(1, true).await;
+    let c = connect(cl.proxy.addr.port(), "app").await;
+    for user_id in 0..20i64 {
+        c.execute(
+            "INSERT INTO leaderboard (user_id, score) VALUES ($1, 1)",
+            &[&user_id],
+        )
+        .await
+        .expect("write");
+    }
+    let replica = cl.replicas[0].port();
+    let serves_all = |n: i64| move |answers: &[(u16, i64)]| answers == [(replica, n)];
+    wait_for_answers(&c, "the replica serving all rows", serves_all(20)).await;
+
+    cl.shards[0].kill().expect("kill shard 0's primary");
+    let standby = cl.standby0.as_ref().expect("standby").port();
+    let state = cl.proxy.context.topology.shard(0).expect("shard 0").clone();
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while state.primary().port != standby {
+        assert!(Instant::now() < deadline, "shard 0 never failed over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // New rows of shard 0 land on the new primary; the replica gets them
+    // once it has resubscribed there (and re-copied the shard's rows).
+    for user_id in (20..40i64).filter(|u| u % 2 == 0) {
+        c.execute(
+            "INSERT INTO leaderboard (user_id, score) VALUES ($1, 2)",
+            &[&user_id],
+        )
+        .await
+        .expect("write after the failover");
+    }
+    wait_for_answers(&c, "the replica serving shard 0's new rows", serves_all(30)).await;
+}
+
+/// Waits until a leaderboard read's answers satisfy `check`.
+async fn wait_for_answers(c: &Client, what: &str, check: impl Fn(&[(u16, i64)]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answers = who_answers(c).await;
+        if check(&answers) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: last answers {answers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

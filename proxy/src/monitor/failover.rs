@@ -131,7 +131,25 @@ pub async fn finish_promotion(
             Err(e) => notes.push(format!("could not repoint {}: {e}", other.node)),
         }
     }
+    let old_primary = shard.primary();
     promote::swap_routing(ctx, shard, &winner.node);
+    if let Some(login) = super::replica_login(&ctx.config) {
+        if !ctx.config.replica_cluster.nodes.is_empty() {
+            notes.push("replica-cluster subscriptions are being re-created".into());
+            let config = ctx.config.clone();
+            let (index, new_primary) = (shard.index, winner.node.clone());
+            tokio::spawn(async move {
+                super::resubscribe::repoint_replicas(
+                    &config,
+                    &login,
+                    index,
+                    &old_primary,
+                    &new_primary,
+                )
+                .await;
+            });
+        }
+    }
     Ok((winner.node.clone(), notes.join("; ")))
 }
 

@@ -9,6 +9,7 @@ mod failover;
 mod probe;
 mod promote;
 mod replica_watch;
+mod resubscribe;
 mod shard_watch;
 mod switchover;
 
@@ -20,6 +21,17 @@ use crate::context::Context;
 use control::ControlLogin;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
+
+/// The control-plane login for replica-cluster nodes.
+pub(crate) fn replica_login(config: &crate::config::Config) -> Option<ControlLogin> {
+    let mut login = ControlLogin::from_config(&config.replication, &config.proxy.database)?;
+    if config.replication.database.is_none() {
+        if let Some(db) = &config.replica_cluster.database {
+            login.database = db.clone();
+        }
+    }
+    Some(login)
+}
 
 /// Starts the control loops (none when `[replication] user` is unset).
 /// Abort the handles to stop them.
@@ -44,12 +56,9 @@ pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
         )));
     }
     for (i, node) in ctx.config.replica_cluster.nodes.iter().enumerate() {
-        let mut login = login.clone();
-        if ctx.config.replication.database.is_none() {
-            if let Some(db) = &ctx.config.replica_cluster.database {
-                login.database = db.clone();
-            }
-        }
+        let Some(login) = replica_login(&ctx.config) else {
+            break;
+        };
         tasks.push(tokio::spawn(replica_watch::run(
             ctx.clone(),
             i,

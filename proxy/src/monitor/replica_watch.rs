@@ -8,6 +8,18 @@ use crate::config::Endpoint;
 use crate::context::Context;
 use std::sync::Arc;
 
+/// Subscribed tables not yet in the `ready` state (copying or catching
+/// up after a resubscription); 0 when unknown.
+async fn unsynced_tables(conn: &mut ControlConn) -> u32 {
+    let rows = conn
+        .query("SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")
+        .await
+        .unwrap_or_default();
+    rows.first()
+        .and_then(|r| r.try_get::<_, i64>(0).ok())
+        .map_or(0, |n| n.max(0) as u32)
+}
+
 /// Runs until aborted.
 pub async fn run(ctx: Arc<Context>, _index: usize, node: Endpoint, login: ControlLogin) {
     let mut conn = ControlConn::new(node.clone(), login);
@@ -16,6 +28,7 @@ pub async fn run(ctx: Arc<Context>, _index: usize, node: Endpoint, login: Contro
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        let syncing = unsynced_tables(&mut conn).await;
         match probe::read_heartbeats(&mut conn, &table).await {
             Ok(beats) => {
                 let now = epoch_now();
@@ -34,6 +47,7 @@ pub async fn run(ctx: Arc<Context>, _index: usize, node: Endpoint, login: Contro
                     .map(|l| l.unwrap_or(f64::INFINITY))
                     .fold(0.0_f64, f64::max);
                 ctx.topology.nodes.update(&node, |n| {
+                    n.syncing_tables = syncing;
                     n.up = true;
                     n.failures = 0;
                     n.lag_seconds = Some(worst);

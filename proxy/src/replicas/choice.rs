@@ -85,7 +85,10 @@ pub fn choose_node(ctx: &Context) -> Result<usize, NoReplica> {
             Candidate {
                 index,
                 up: health.as_ref().is_some_and(|h| h.up),
-                lag: health.and_then(|h| h.lag_seconds),
+                // A node still copying a shard's rows is not fresh.
+                lag: health
+                    .filter(|h| h.syncing_tables == 0)
+                    .and_then(|h| h.lag_seconds),
                 active: ctx
                     .users
                     .values()

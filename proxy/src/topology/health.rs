@@ -59,6 +59,8 @@ pub struct NodeHealth {
     pub shard_lag_seconds: Vec<Option<f64>>,
     /// Standbys: the WAL receiver is streaming.
     pub streaming: Option<bool>,
+    /// Replica nodes: subscribed tables still being copied.
+    pub syncing_tables: u32,
     /// When it was last checked.
     pub checked_at: Option<SystemTime>,
     /// The last error, if the last check failed.
@@ -81,6 +83,7 @@ impl NodeHealth {
             lag_seconds: None,
             shard_lag_seconds: Vec::new(),
             streaming: None,
+            syncing_tables: 0,
             checked_at: None,
             last_error: None,
         }
