@@ -103,13 +103,19 @@ pub async fn read_heartbeats(
         .collect()
 }
 
-/// Seconds a node is behind on `shard`: the primary's last beat minus the
-/// beat the node has (the node's clock is not involved); when the primary
-/// has no recent beat, the age of the node's beat.
-pub fn heartbeat_lag(primary_beat: Option<f64>, seen: Option<f64>, now: f64) -> Option<f64> {
+/// Seconds a node is behind on a shard: the primary's settled beat (see
+/// `ShardState::settled_beat`) minus the beat the node has; when the
+/// primary has written no beat lately (it is down), the age of the node's
+/// beat.
+pub fn heartbeat_lag(
+    settled: Option<f64>,
+    latest: Option<f64>,
+    seen: Option<f64>,
+    now: f64,
+) -> Option<f64> {
     let seen = seen?;
-    Some(match primary_beat {
-        Some(written) if now - written < 5.0 => (written - seen).max(0.0),
+    Some(match (settled, latest) {
+        (Some(settled), Some(latest)) if now - latest < 5.0 => (settled - seen).max(0.0),
         _ => (now - seen).max(0.0),
     })
 }
@@ -121,3 +127,6 @@ pub fn epoch_now() -> f64 {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+#[cfg(test)]
+mod tests;

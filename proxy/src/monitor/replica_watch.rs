@@ -38,7 +38,7 @@ pub async fn run(ctx: Arc<Context>, _index: usize, node: Endpoint, login: Contro
                     .iter()
                     .map(|shard| {
                         let seen = beats.iter().find(|(s, _)| *s == shard.index).map(|b| b.1);
-                        probe::heartbeat_lag(shard.last_beat(), seen, now)
+                        probe::heartbeat_lag(shard.settled_beat(), shard.latest_beat(), seen, now)
                     })
                     .collect();
                 // A shard never seen counts as infinitely behind.

@@ -130,6 +130,8 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
         tokio::join!(primary_check, futures_util::future::join_all(other_checks));
 
     let now = epoch_now();
+    // Beats as of before this round's write: standbys read concurrently.
+    let (settled, latest) = (shard.settled_beat(), shard.latest_beat());
     let mut primary_lsn = None;
     let primary_ok = match primary_result {
         Some((conn, result)) => {
@@ -149,6 +151,15 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
                     true
                 }
                 Err(e) => {
+                    if watch.first_failure.is_none() {
+                        // Idle pooled connections to a failing primary are
+                        // likely dead: do not hand them to clients.
+                        for user in ctx.users.values() {
+                            if let Some(pool) = user.shard_pools.get(shard.index as usize) {
+                                pool.retire_idle();
+                            }
+                        }
+                    }
                     record_down(ctx, &primary, &e);
                     false
                 }
@@ -170,7 +181,7 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
                     streaming_standbys.push(node.clone());
                 }
                 let seen = beats.iter().find(|(s, _)| *s == shard.index).map(|b| b.1);
-                let lag_seconds = probe::heartbeat_lag(shard.last_beat(), seen, now);
+                let lag_seconds = probe::heartbeat_lag(settled, latest, seen, now);
                 let lag_bytes = match (primary_lsn, p.replay_lsn) {
                     (Some(head), Some(replayed)) if p.in_recovery => {
                         Some(head.saturating_sub(replayed))

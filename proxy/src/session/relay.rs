@@ -184,6 +184,13 @@ impl Session {
         let mut failover_note = "";
         if let Some(a) = self.server.as_mut() {
             a.conn.broken = true;
+            // The other idle connections to that server are most likely
+            // dead too: close them rather than hand them to other clients.
+            for user in self.ctx.users.values() {
+                if let Some(pool) = user.shard_pools.get(a.shard as usize) {
+                    pool.retire_idle();
+                }
+            }
             if let Some(pool) = self.user.shard_pools.get(a.shard as usize) {
                 label = pool.manager().target().label;
             }

@@ -51,6 +51,12 @@ impl Session {
     /// Handles every complete message in the server buffer.
     pub(super) fn process_server_input(&mut self) -> Result<(), SessionEnd> {
         let result = self.process_server_input_inner();
+        if let Err(SessionEnd::Fatal(e)) = &result {
+            if e.state.code().starts_with("57P") {
+                let why = format!("{} ({})", e.message, e.state.code());
+                return Err(self.server_lost(&why));
+            }
+        }
         if result.is_err() {
             if let Some(a) = self.server.as_mut() {
                 a.conn.broken = true;
@@ -141,6 +147,15 @@ impl Session {
                     *copy_in_active = false;
                     if error.is_fatal() {
                         conn.broken = true;
+                    }
+                    if error.is_fatal() && error.code.starts_with("57P") {
+                        // The server is going away (shutdown, crash, lost
+                        // postmaster): reported as a lost server connection.
+                        let code: [u8; 5] = error.code.as_bytes().try_into().unwrap_or(*b"57P01");
+                        return Err(SessionEnd::Fatal(ErrorResponse::fatal(
+                            SqlState::FromServer(code),
+                            error.message,
+                        )));
                     }
                     match expect.head() {
                         Some(e) if e.ends_at_ready() => {}

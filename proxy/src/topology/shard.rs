@@ -55,8 +55,9 @@ pub struct ShardState {
     /// Held by whoever checks or changes the shard's nodes (the monitor's
     /// check round, a failover, a switchover): one at a time.
     pub control: tokio::sync::Mutex<()>,
-    /// Epoch seconds of the last heartbeat written on the primary.
-    last_beat: RwLock<Option<f64>>,
+    /// Epoch seconds of the two last heartbeats written on the primary
+    /// (previous, latest).
+    beats: RwLock<(Option<f64>, Option<f64>)>,
     /// The primary's `synchronous_standby_names` at the last check.
     sync_names: RwLock<String>,
 }
@@ -82,7 +83,7 @@ impl ShardState {
             gate: PauseGate::default(),
             changed: Notify::new(),
             control: tokio::sync::Mutex::new(()),
-            last_beat: RwLock::new(None),
+            beats: RwLock::new((None, None)),
             sync_names: RwLock::new(String::new()),
         }
     }
@@ -141,14 +142,22 @@ impl ShardState {
         self.changed.notify_waiters();
     }
 
-    /// Epoch seconds of the last heartbeat written on the primary.
-    pub fn last_beat(&self) -> Option<f64> {
-        *self.last_beat.read().unwrap_or_else(|p| p.into_inner())
+    /// The heartbeat written one check before the latest (epoch seconds):
+    /// every node in sync has it, whatever the order of checks in a round.
+    /// Lag measured against it is low by at most one check interval.
+    pub fn settled_beat(&self) -> Option<f64> {
+        read(&self.beats).0
+    }
+
+    /// The latest heartbeat written on the primary (epoch seconds).
+    pub fn latest_beat(&self) -> Option<f64> {
+        read(&self.beats).1
     }
 
     /// Records the heartbeat just written.
     pub fn set_last_beat(&self, epoch: f64) {
-        write(&self.last_beat, Some(epoch));
+        let (_, latest) = read(&self.beats);
+        write(&self.beats, (latest, Some(epoch)));
     }
 
     /// The primary's `synchronous_standby_names` when last checked.
