@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds shardwire and runs `shardwire demo`: a local PostgreSQL primary
-# with a synchronous standby and the proxy in front of it on port 6432.
+# Builds shardwire and runs `shardwire demo`: six local PostgreSQL shards,
+# each a primary with a synchronous standby, a three-node leaderboard
+# replica cluster, and the proxy in front of them on port 6432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

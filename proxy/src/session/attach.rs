@@ -75,6 +75,7 @@ impl Session {
             skip_until_sync: false,
             copy_in_active: false,
             passthrough: 0,
+            last_shard: None,
             request_started: None,
             cancel,
         }
@@ -92,13 +93,17 @@ impl Session {
         self.attach_to(self.any_shard()).await
     }
 
-    /// The shard used for statements that may run on any shard: spread
-    /// over the shards by client, skipping shards whose primary is failing
-    /// its checks or failing over (so one shard's outage does not reach
-    /// clients of the others through a shard-neutral statement).
+    /// The shard used for statements that may run on any shard: the one
+    /// the session used last, else one spread over the shards by client;
+    /// skipping shards whose primary is failing its checks or failing over
+    /// (so one shard's outage does not reach clients of the others through
+    /// a shard-neutral statement).
     pub(super) fn default_shard(&self) -> u32 {
         let shards = self.user.shard_pools.len().max(1) as u32;
-        let preferred = (self.cancel.key.0 as u32) % shards;
+        let preferred = self
+            .last_shard
+            .filter(|&k| k < shards)
+            .unwrap_or((self.cancel.key.0 as u32) % shards);
         let serving = |k: u32| {
             self.ctx
                 .topology
@@ -143,6 +148,7 @@ impl Session {
                 .in_use
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        self.last_shard = Some(shard);
         self.server = Some(Attached {
             conn,
             shard,

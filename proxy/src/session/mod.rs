@@ -144,5 +144,9 @@ pub(crate) struct Session {
     request_started: Option<std::time::Instant>,
     /// Bytes still to pass through of a large server message.
     passthrough: usize,
+    /// The shard this session last used: shard-neutral requests (Parse,
+    /// Describe, `SELECT 1`) go there, so a client working on one shard's
+    /// data never depends on another shard.
+    last_shard: Option<u32>,
     cancel: CancelRegistration,
 }
