@@ -414,3 +414,157 @@ async fn reload_applies_pool_settings_and_keeps_clients() {
     assert_eq!(value(&show(&admin, "SHOW CONFIG").await, "pool.size"), "7");
     app.simple_query("SELECT 3").await.expect("still fine");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_and_removes_users_without_dropping_clients() {
+    let setup = Setup::start(Options::default()).await;
+    setup
+        .rig
+        .create_user(&setup.primary, "latecomer", "late-pw")
+        .await
+        .expect("server role");
+    let admin = console(&setup, "app", "app").await.expect("admin console");
+    let app = setup.client().await;
+    let login = |user: &'static str, pw: &'static str| {
+        let port = setup.port();
+        async move {
+            tokio_postgres::connect(
+                &format!("host=127.0.0.1 port={port} user={user} password={pw} dbname=app"),
+                NoTls,
+            )
+            .await
+            .map(|(client, conn)| {
+                tokio::spawn(conn);
+                client
+            })
+        }
+    };
+    let refused = login("latecomer", "late-pw")
+        .await
+        .err()
+        .expect("unknown user");
+    assert_eq!(sqlstate(&refused).as_deref(), Some("28P01"));
+
+    let with_user = format!(
+        "{}\n[[users]]\nname = \"latecomer\"\npassword = \"late-pw\"\n",
+        setup.config_text
+    );
+    std::fs::write(&setup.config_path, &with_user).expect("rewrite config");
+    admin.simple_query("RELOAD").await.expect("RELOAD");
+    let late = login("latecomer", "late-pw")
+        .await
+        .expect("added user logs in");
+    let rows = late
+        .simple_query("SELECT current_user")
+        .await
+        .expect("query");
+    let who = rows.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(who.as_deref(), Some("latecomer"));
+    app.simple_query("SELECT 1")
+        .await
+        .expect("older client untouched");
+
+    // Removed again: new logins are refused, the open session goes on.
+    std::fs::write(&setup.config_path, &setup.config_text).expect("rewrite config");
+    admin.simple_query("RELOAD").await.expect("RELOAD");
+    let refused = login("latecomer", "late-pw")
+        .await
+        .err()
+        .expect("removed user");
+    assert_eq!(sqlstate(&refused).as_deref(), Some("28P01"));
+    late.simple_query("SELECT 2")
+        .await
+        .expect("its open session continues");
+
+    let (_, metrics) = http_get(setup.proxy.metrics_addr.expect("metrics"), "/metrics").await;
+    assert!(
+        metrics.contains("shardwire_config_reloads_total{outcome=\"ok\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_replaces_server_connections_and_kill_ends_client_sessions() {
+    let setup = Setup::start(Options::default()).await;
+    let admin = console(&setup, "app", "app").await.expect("admin console");
+    let app = setup.client().await;
+    let before = pid(&app).await;
+    assert_eq!(pid(&app).await, before, "the idle connection is reused");
+    admin.simple_query("RECONNECT").await.expect("RECONNECT");
+    assert_ne!(pid(&app).await, before, "RECONNECT replaced the connection");
+
+    admin.simple_query("KILL").await.expect("KILL");
+    let err = app.simple_query("SELECT 1").await.expect_err("killed");
+    assert!(err.is_closed() || app.is_closed(), "{err}");
+    // The admin console survives KILL, and new clients are welcome.
+    show(&admin, "SHOW POOLS").await;
+    setup
+        .client()
+        .await
+        .simple_query("SELECT 1")
+        .await
+        .expect("new client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_running_transactions_finish_and_refuses_new_clients() {
+    let setup = Setup::start(Options::default()).await;
+    let direct = setup
+        .primary
+        .connect("app", "app", "app")
+        .await
+        .expect("direct");
+    direct
+        .batch_execute("CREATE TABLE shutdown_probe (v int)")
+        .await
+        .expect("table");
+    let admin = console(&setup, "app", "app").await.expect("admin console");
+    let app = setup.client().await;
+    app.batch_execute("BEGIN; INSERT INTO shutdown_probe VALUES (1)")
+        .await
+        .expect("open transaction");
+    let shutdown = tokio::spawn(async move { admin.simple_query("SHUTDOWN").await });
+    // New clients are refused while the transaction runs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let refused = loop {
+        match tokio_postgres::connect(&setup.conn_str("app", "app"), NoTls).await {
+            Err(e) => break e,
+            Ok(_) => {
+                assert!(std::time::Instant::now() < deadline, "never refused");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(sqlstate(&refused).as_deref(), Some("57P01"), "{refused}");
+    assert!(
+        !shutdown.is_finished(),
+        "SHUTDOWN waits for the transaction"
+    );
+    app.batch_execute("COMMIT")
+        .await
+        .expect("the transaction finishes");
+    shutdown
+        .await
+        .expect("task")
+        .expect("SHUTDOWN completes once nothing runs");
+    let v: i64 = direct
+        .query_one("SELECT count(*) FROM shutdown_probe", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(v, 1, "the committed row is there");
+    assert!(
+        app.simple_query("SELECT 1").await.is_err(),
+        "sessions ended"
+    );
+}
+
+async fn pid(c: &tokio_postgres::Client) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0)
+}

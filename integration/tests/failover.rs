@@ -436,7 +436,11 @@ async fn planned_switchover_under_load_gives_no_client_error() {
     .await;
 
     let old_port = topo.primaries[0].port();
-    let rows = topo.admin("SWITCHOVER 0").await;
+    // Name the standby that takes over (the other one is repointed).
+    let target = topo.standbys[0][1].port();
+    let rows = topo
+        .admin(&format!("SWITCHOVER 0 TO 127.0.0.1:{target}"))
+        .await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let new_port = topo
         .proxy
@@ -447,6 +451,7 @@ async fn planned_switchover_under_load_gives_no_client_error() {
         .primary()
         .port;
     assert_ne!(new_port, old_port);
+    assert_eq!(new_port, target, "the named standby was promoted");
     println!(
         "SWITCHOVER paused shard 0 for {} s",
         rows[0][3].as_deref().unwrap_or("?")

@@ -256,6 +256,18 @@ async fn leaderboard_reads_follow_replica_lag() {
         _ => true,
     }));
 
+    // BAN takes a node out of the rotation; UNBAN brings it back.
+    let admin = connect(cl.proxy.addr.port(), "shardwire").await;
+    let replica0 = format!("127.0.0.1:{}", cl.replicas[0].port());
+    admin_rows(&admin, &format!("BAN {replica0}"))
+        .await
+        .expect("BAN");
+    wait_for_ports(&c, "replica 0 banned", |p| p == [cl.replicas[1].port()]).await;
+    admin_rows(&admin, &format!("UNBAN {replica0}"))
+        .await
+        .expect("UNBAN");
+    wait_for_ports(&c, "replica 0 back", |p| p == replica_ports.as_slice()).await;
+
     // Replica 0 stops applying shard 0: it falls behind and loses its reads.
     set_subscription(&cl.replicas[0], "r0_s0", false).await;
     wait_for_ports(&c, "only replica 1 serving", |p| {
@@ -288,16 +300,34 @@ async fn leaderboard_reads_follow_replica_lag() {
     .await;
 
     // SHOW NODES shows the replicas' lag per shard.
-    let admin = connect(cl.proxy.addr.port(), "shardwire").await;
     let nodes = admin_rows(&admin, "SHOW NODES").await.expect("SHOW NODES");
     let replica_rows: Vec<_> = nodes
         .iter()
         .filter(|r| r[1].as_deref() == Some("replica"))
         .collect();
     assert_eq!(replica_rows.len(), 2, "{nodes:?}");
-    assert!(replica_rows.iter().all(|r| r[10]
+    assert!(replica_rows.iter().all(|r| r[11]
         .as_deref()
         .is_some_and(|s| s.contains("0:") && s.contains("1:"))));
+    assert!(
+        replica_rows
+            .iter()
+            .all(|r| r[4].as_deref().is_some_and(|s| s.starts_with("yes"))),
+        "{nodes:?}"
+    );
+    let routes = admin_rows(&admin, "SHOW ROUTES")
+        .await
+        .expect("SHOW ROUTES");
+    assert_eq!(routes.len(), 1, "{routes:?}");
+    assert_eq!(routes[0][0].as_deref(), Some("leaderboards"));
+    let number = |i: usize| {
+        routes[0][i]
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(number(3) > 0, "replica reads counted: {routes:?}");
+    assert!(number(4) > 0, "lag fallbacks counted: {routes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

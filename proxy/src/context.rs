@@ -3,12 +3,11 @@
 //! registries. Built once at start-up and shared as `Arc<Context>`; there is
 //! no other shared state.
 
-use crate::auth::client::Credentials;
 use crate::cancel::CancelRegistry;
 use crate::config::{Config, PoolSection};
-use crate::metrics::{Metrics, PoolTraffic};
+use crate::metrics::Metrics;
 use crate::server::registry::ServerRegistry;
-use crate::server::{ServerManager, ServerTarget};
+use crate::server::ServerManager;
 use crate::session::statements::StatementRegistry;
 use crate::topology::Topology;
 use shardwire_pool::{Pool, PoolConfig};
@@ -19,26 +18,14 @@ use std::sync::Arc;
 /// The pool type for server connections.
 pub type ServerPool = Pool<ServerManager>;
 
-/// A user allowed to log in, with one pool per shard primary.
-pub struct UserEntry {
-    /// Login name.
-    pub name: String,
-    /// What clients must prove.
-    pub credentials: Credentials,
-    /// Pools to each shard's primary, indexed by shard number.
-    pub shard_pools: Vec<ServerPool>,
-    /// Traffic counters of those pools, same index.
-    pub shard_traffic: Vec<PoolTraffic>,
-    /// Pools to each replica-cluster node, in `[replica_cluster]` order.
-    pub replica_pools: Vec<ServerPool>,
-}
+pub use crate::users::UserEntry;
 
 /// Shared proxy state.
 pub struct Context {
     /// The configuration in force.
     pub config: Config,
-    /// Users by name.
-    pub users: HashMap<String, Arc<UserEntry>>,
+    /// Users by name (RELOAD replaces them).
+    pub users: crate::users::UserTable,
     /// Client cancel keys.
     pub cancels: Arc<CancelRegistry>,
     /// Proxy-wide prepared statement names.
@@ -63,6 +50,10 @@ pub struct Context {
     pub topology: Arc<Topology>,
     /// Round-robin state for replica-cluster reads.
     pub replica_balancer: crate::replicas::Balancer,
+    /// Every connection's task (KILL, SHUTDOWN).
+    pub sessions: crate::sessions::SessionTable,
+    /// Route rules and lag bounds in force (RELOAD changes them).
+    pub replica_settings: std::sync::RwLock<Arc<crate::replicas::ReplicaSettings>>,
 }
 
 /// The generic pool's settings from `[pool]`.
@@ -146,81 +137,32 @@ pub fn sharding_rules(config: &Config) -> ShardingRules {
 }
 
 impl Context {
+    /// The route rules and replica lag bounds in force.
+    pub fn replica_settings(&self) -> Arc<crate::replicas::ReplicaSettings> {
+        self.replica_settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Builds pools for every user and shard. Must run inside a tokio
     /// runtime (pools start their maintenance tasks).
     pub fn new(config: Config) -> Arc<Context> {
-        let pool_config = pool_config(&config.pool);
         let metrics = Metrics::new();
         let servers = Arc::new(ServerRegistry::default());
         let topology = Arc::new(Topology::from_config(&config));
-        let mut users = HashMap::new();
-        for user in &config.users {
-            let shard_traffic = (0..config.shards.len())
-                .map(|shard| metrics.pool_traffic(shard, &user.name))
-                .collect();
-            let shard_pools = config
-                .shards
-                .iter()
-                .enumerate()
-                .map(|(i, shard)| {
-                    let target = ServerTarget {
-                        label: format!("shard {i} primary {}", shard.primary),
-                        host: shard.primary.host.clone(),
-                        port: shard.primary.port,
-                        user: user.name.clone(),
-                        password: user.server_password().map(str::to_string),
-                        database: shard
-                            .database
-                            .clone()
-                            .unwrap_or_else(|| config.proxy.database.clone()),
-                        connect_timeout: config.pool.connect_timeout,
-                        shard: i as u32,
-                    };
-                    let shard_state = topology.shards[i].clone();
-                    Pool::new(
-                        ServerManager::for_shard(target, shard_state, servers.clone()),
-                        pool_config.clone(),
-                    )
-                })
-                .collect();
-            let replica_database = config
-                .replica_cluster
-                .database
-                .clone()
-                .unwrap_or_else(|| config.proxy.database.clone());
-            let replica_pools = config
-                .replica_cluster
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, node)| {
-                    let target = ServerTarget {
-                        label: format!("replica {i} {node}"),
-                        host: node.host.clone(),
-                        port: node.port,
-                        user: user.name.clone(),
-                        password: user.server_password().map(str::to_string),
-                        database: replica_database.clone(),
-                        connect_timeout: config.pool.connect_timeout,
-                        shard: u32::MAX,
-                    };
-                    Pool::new(
-                        ServerManager::new(target, servers.clone()),
-                        pool_config.clone(),
-                    )
-                })
-                .collect();
-            users.insert(
-                user.name.clone(),
-                Arc::new(UserEntry {
-                    name: user.name.clone(),
-                    credentials: Credentials::from_user(user),
-                    shard_pools,
-                    shard_traffic,
-                    replica_pools,
-                }),
-            );
-        }
+        let parts = crate::users::PoolParts {
+            config: &config,
+            metrics: &metrics,
+            servers: &servers,
+            topology: &topology,
+        };
+        let entries = config
+            .users
+            .iter()
+            .map(|u| crate::users::build_entry(u, &parts))
+            .collect();
+        let users = crate::users::UserTable::new(entries);
         Arc::new(Context {
             router: Router::new(sharding_rules(&config)),
             metrics,
@@ -232,6 +174,10 @@ impl Context {
             config_path: std::sync::OnceLock::new(),
             topology,
             replica_balancer: Default::default(),
+            sessions: Default::default(),
+            replica_settings: std::sync::RwLock::new(Arc::new(
+                crate::replicas::ReplicaSettings::from_config(&config),
+            )),
             config,
             users,
             cancels: Arc::new(CancelRegistry::default()),

@@ -8,12 +8,14 @@
 //! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
 //! - `protocol`: framing and the messages the proxy builds itself;
 //! - `cancel`: routing cancel requests to the right backend;
+//! - `sessions`: every connection's task, for KILL and SHUTDOWN;
 //! - `metrics`: Prometheus counters and the `/metrics` HTTP listener;
 //! - `topology`: each shard's current primary, node health, failover log;
 //! - `replicas`: which reads go to the replica cluster, and to which node;
 //! - `monitor`: the control plane: health checks, lag, heartbeat, failover;
 //! - `admin`: the admin console (`psql … shardwire`, `SHOW POOLS`, …);
 //! - `context`: the shared state built at start-up;
+//! - `users`: the users that may log in, with their pools (RELOAD swaps them);
 //! - `proxy`: starting and stopping a proxy instance (used by the CLI,
 //!   the demo and the tests);
 //! - `reload`: RELOAD / SIGHUP;
@@ -37,5 +39,7 @@ pub mod runtime;
 pub mod scatter;
 pub mod server;
 pub mod session;
+pub mod sessions;
 pub mod topology;
+pub mod users;
 pub mod wire;

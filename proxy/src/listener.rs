@@ -10,8 +10,20 @@ use tokio::net::TcpListener;
 pub async fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
-                tokio::spawn(serve_connection(stream, ctx.clone()));
+            Ok((mut stream, _peer)) => {
+                if ctx.sessions.is_shutting_down() {
+                    tokio::spawn(async move {
+                        crate::session::startup::refuse_shutting_down(&mut stream).await;
+                    });
+                    continue;
+                }
+                let id = ctx.sessions.next_id();
+                let task_ctx = ctx.clone();
+                let task = tokio::spawn(async move {
+                    serve_connection(stream, task_ctx.clone(), id).await;
+                    task_ctx.sessions.remove(id);
+                });
+                ctx.sessions.insert(id, task.abort_handle());
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off, keep serving.

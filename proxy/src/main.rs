@@ -111,7 +111,11 @@ fn main() -> ExitCode {
                         }
                     }
                 });
-                let _ = tokio::signal::ctrl_c().await;
+                let shutdown = proxy.context.clone();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = shutdown.sessions.shutdown.notified() => {}
+                }
                 tracing::info!("shutting down");
                 proxy.stop();
                 ExitCode::SUCCESS

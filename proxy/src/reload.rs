@@ -1,10 +1,15 @@
-//! RELOAD / SIGHUP: re-read the configuration file. Pool settings apply at
-//! once to every pool, without dropping a client; anything else that
-//! changed is reported as needing a restart; an invalid file changes
-//! nothing and the error names the problem.
+//! RELOAD / SIGHUP: re-read the configuration file. Pool settings, users
+//! (added, changed, removed), route rules and replica lag bounds apply at
+//! once, without dropping a client (sessions keep the user entry they
+//! logged in with); anything else that changed is reported as needing a
+//! restart; an invalid file changes nothing and the error names the
+//! problem. Every attempt is counted on /metrics.
 
 use crate::config::{load_file, Config};
 use crate::context::{pool_config, Context};
+use crate::replicas::ReplicaSettings;
+use crate::users::{build_entry, PoolParts, UserEntry};
+use std::collections::HashMap;
 
 /// What a reload did.
 #[derive(Debug, Default)]
@@ -17,6 +22,13 @@ pub struct ReloadReport {
 
 /// Re-reads the file the proxy was started from and applies it.
 pub fn reload(ctx: &Context) -> Result<ReloadReport, String> {
+    let result = reload_file(ctx);
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    ctx.metrics.reloads.with_label_values(&[outcome]).inc();
+    result
+}
+
+fn reload_file(ctx: &Context) -> Result<ReloadReport, String> {
     let path = ctx
         .config_path
         .get()
@@ -70,8 +82,65 @@ pub fn reload(ctx: &Context) -> Result<ReloadReport, String> {
         }
         *ctx.pool_settings.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
     }
+    apply_users(ctx, &new, &mut report);
+    let replica = ReplicaSettings::from_config(&new);
+    if *ctx.replica_settings() != replica {
+        report
+            .applied
+            .push("[[routes]] and replica_cluster lag bounds".to_owned());
+        *ctx.replica_settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(replica);
+    }
     report.need_restart = restart_only_changes(&ctx.config, &new);
     Ok(report)
+}
+
+/// Installs the users of `new`: unchanged ones keep their entry (and
+/// pools), added and changed ones get new entries; sessions already logged
+/// in keep theirs until they leave.
+fn apply_users(ctx: &Context, new: &Config, report: &mut ReloadReport) {
+    let current: HashMap<String, std::sync::Arc<UserEntry>> =
+        ctx.users.values().map(|u| (u.name.clone(), u)).collect();
+    // New entries are built against the running topology with the new
+    // users and pool settings.
+    let mut config = ctx.config.clone();
+    config.users = new.users.clone();
+    config.pool = new.pool.clone();
+    let parts = PoolParts {
+        config: &config,
+        metrics: &ctx.metrics,
+        servers: &ctx.servers,
+        topology: &ctx.topology,
+    };
+    let (mut added, mut changed) = (Vec::new(), Vec::new());
+    let entries: Vec<_> = new
+        .users
+        .iter()
+        .map(|u| match current.get(&u.name) {
+            Some(e) if format!("{:?}", e.source) == format!("{u:?}") => e.clone(),
+            Some(_) => {
+                changed.push(u.name.clone());
+                build_entry(u, &parts)
+            }
+            None => {
+                added.push(u.name.clone());
+                build_entry(u, &parts)
+            }
+        })
+        .collect();
+    let removed: Vec<String> = current
+        .keys()
+        .filter(|name| !new.users.iter().any(|u| &u.name == *name))
+        .cloned()
+        .collect();
+    if added.is_empty() && changed.is_empty() && removed.is_empty() {
+        return;
+    }
+    ctx.users.replace(entries);
+    report.applied.push(format!(
+        "users: added {added:?}, changed {changed:?}, removed {removed:?}"
+    ));
 }
 
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
@@ -102,9 +171,14 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
         format!("{:?}", new.pool.connect_timeout),
     );
     check(
-        "users",
-        format!("{:?}", old.users),
-        format!("{:?}", new.users),
+        "replication",
+        format!("{:?}", old.replication),
+        format!("{:?}", new.replication),
+    );
+    check(
+        "replica_cluster.nodes",
+        format!("{:?}", old.replica_cluster.nodes),
+        format!("{:?}", new.replica_cluster.nodes),
     );
     check(
         "shards",

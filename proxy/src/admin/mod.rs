@@ -4,6 +4,7 @@
 //! `SHOW POOLS;`). This module owns the session loop and the dispatch; each
 //! command family has a file of its own.
 
+mod control;
 mod pause;
 mod result;
 mod show_clients;
@@ -13,6 +14,7 @@ mod show_failovers;
 mod show_misc;
 mod show_nodes;
 mod show_pools;
+mod show_routes;
 mod show_servers;
 mod show_stats;
 mod switchover;
@@ -101,8 +103,29 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "SWITCHOVER",
-        "SWITCHOVER <shard> [<host:port>]: planned promotion of a standby",
+        "SWITCHOVER <shard> [TO <host:port>]: planned promotion of a standby",
     ),
+    (
+        "SHOW ROUTES",
+        "route rules: replica reads and fallbacks to the shards",
+    ),
+    (
+        "RECONNECT",
+        "replace every pooled server connection (busy ones after their transaction)",
+    ),
+    (
+        "KILL",
+        "end every client session now (transactions roll back)",
+    ),
+    (
+        "SHUTDOWN",
+        "refuse new clients, let transactions finish, end sessions, exit",
+    ),
+    (
+        "BAN",
+        "BAN <host:port>: no replica reads from the node, never promote it",
+    ),
+    ("UNBAN", "UNBAN <host:port>: lift a BAN"),
 ];
 
 /// Serves an authenticated admin session until the client leaves.
@@ -194,7 +217,16 @@ pub async fn execute(
         ["show", "servers"] => Ok(show_servers::servers(ctx)),
         ["show", "nodes"] => Ok(show_nodes::nodes(ctx)),
         ["show", "failovers"] => Ok(show_failovers::failovers(ctx)),
-        ["pause"] | ["pause", _] | ["resume"] | ["resume", _] | ["reload"] | ["switchover", ..]
+        ["show", "routes"] => Ok(show_routes::routes(ctx)),
+        ["pause", ..]
+        | ["resume", ..]
+        | ["reload"]
+        | ["switchover", ..]
+        | ["reconnect", ..]
+        | ["kill", ..]
+        | ["shutdown"]
+        | ["ban", ..]
+        | ["unban", ..]
             if role != AdminRole::Admin =>
         {
             Err(ErrorResponse::error(
@@ -208,7 +240,14 @@ pub async fn execute(
         ["pause"] | ["pause", _] => pause::pause(ctx).await,
         ["resume"] | ["resume", _] => Ok(pause::resume(ctx)),
         ["switchover", shard] => switchover::switchover(ctx, shard, None).await,
-        ["switchover", shard, target] => switchover::switchover(ctx, shard, Some(target)).await,
+        ["switchover", shard, target] | ["switchover", shard, "to", target] => {
+            switchover::switchover(ctx, shard, Some(target)).await
+        }
+        ["reconnect"] | ["reconnect", _] => Ok(control::reconnect(ctx)),
+        ["kill"] | ["kill", _] => Ok(control::kill(ctx)),
+        ["shutdown"] => control::shutdown(ctx).await,
+        ["ban", node] => control::ban(ctx, node),
+        ["unban", node] => control::unban(ctx, node),
         ["reload"] => match crate::reload::reload(ctx) {
             Ok(report) => {
                 tracing::info!(applied = ?report.applied, need_restart = ?report.need_restart, "configuration reloaded");

@@ -13,7 +13,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 fn active_servers(ctx: &Context) -> usize {
     ctx.users
         .values()
-        .flat_map(|u| u.shard_pools.iter())
+        .flat_map(|u| u.shard_pools.clone())
         .map(|p| p.stats().active)
         .sum()
 }

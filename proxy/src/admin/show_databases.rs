@@ -26,7 +26,7 @@ pub fn databases(ctx: &Context) -> ResultSet {
         let open: usize = ctx
             .users
             .values()
-            .filter_map(|u| u.shard_pools.get(k))
+            .filter_map(|u| u.shard_pools.get(k).cloned())
             .map(|p| p.stats().open)
             .sum();
         let pool = ctx
@@ -67,6 +67,7 @@ pub fn shards(ctx: &Context) -> ResultSet {
         ("standbys", Kind::Text),
         ("fenced", Kind::Text),
         ("state", Kind::Text),
+        ("timeline", Kind::Int),
         ("server_connections", Kind::Int),
     ]);
     let join = |nodes: Vec<crate::config::Endpoint>| {
@@ -81,7 +82,7 @@ pub fn shards(ctx: &Context) -> ResultSet {
         let pools: Vec<_> = ctx
             .users
             .values()
-            .filter_map(|u| u.shard_pools.get(k))
+            .filter_map(|u| u.shard_pools.get(k).cloned())
             .collect();
         let open: usize = pools.iter().map(|p| p.stats().open).sum();
         let errors: u64 = pools.iter().map(|p| p.stats().connect_errors).sum();
@@ -100,6 +101,11 @@ pub fn shards(ctx: &Context) -> ResultSet {
             text(join(shard.standbys())),
             text(join(shard.fenced())),
             text(state),
+            ctx.topology
+                .nodes
+                .get(&shard.primary())
+                .and_then(|n| n.timeline)
+                .map(|t| t.to_string()),
             text(open),
         ]);
     }

@@ -29,7 +29,7 @@ pub fn lists(ctx: &Context) -> ResultSet {
     let pools: Vec<_> = ctx
         .users
         .values()
-        .flat_map(|u| u.shard_pools.iter())
+        .flat_map(|u| u.shard_pools.clone())
         .collect();
     let servers: usize = pools.iter().map(|p| p.stats().open).sum();
     let idle: usize = pools.iter().map(|p| p.stats().idle).sum();

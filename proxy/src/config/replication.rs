@@ -115,7 +115,7 @@ pub enum Balance {
 }
 
 /// `[[routes]]`: reads that go somewhere other than the shards.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteRule {
     /// Name shown in SHOW ROUTES and metrics.

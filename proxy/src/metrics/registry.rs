@@ -66,6 +66,8 @@ pub struct Metrics {
     pub node_lag_bytes: GaugeVec,
     /// Per shard: 1 for the phase it is in (serving, failing_over, ...).
     pub shard_state: IntGaugeVec,
+    /// Configuration reloads by outcome (ok, failed).
+    pub reloads: IntCounterVec,
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -234,6 +236,12 @@ impl Metrics {
                 &node,
             ),
             shard_state,
+            reloads: counter_vec(
+                &registry,
+                "shardwire_config_reloads_total",
+                "RELOAD / SIGHUP attempts by outcome (ok, failed)",
+                &["outcome"],
+            ),
             registry,
         }
     }
@@ -254,6 +262,13 @@ impl Metrics {
                 .with_label_values(&[labels[0], labels[1], "keyed"]),
             checkout_wait_seconds: self.checkout_wait.with_label_values(&labels),
         }
+    }
+
+    /// Records a replica-cluster read's latency (route label `replicas`).
+    pub fn observe_replica_read(&self, user: &str, seconds: f64) {
+        self.query_seconds
+            .with_label_values(&["replicas", user, "replicas"])
+            .observe(seconds);
     }
 
     /// The Prometheus text exposition of every metric.

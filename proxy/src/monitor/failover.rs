@@ -87,7 +87,7 @@ async fn promote_best(
     conns: &mut Conns,
 ) -> Result<(Endpoint, String), String> {
     let standbys = shard.standbys();
-    let ranked = promote::rank_standbys(conns, &standbys).await;
+    let ranked = promote::rank_standbys(ctx, conns, &standbys).await;
     let Some(best) = ranked.first().cloned() else {
         return Err(format!(
             "no standby could be promoted: none of {} answered in recovery",

@@ -27,12 +27,20 @@ pub struct Candidate {
 }
 
 /// Every reachable standby in recovery, best (most WAL) first.
-pub async fn rank_standbys(conns: &mut Conns, standbys: &[Endpoint]) -> Vec<Candidate> {
+pub async fn rank_standbys(
+    ctx: &Context,
+    conns: &mut Conns,
+    standbys: &[Endpoint],
+) -> Vec<Candidate> {
     let sql = "SELECT pg_is_in_recovery(), \
         coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, \
         current_setting('cluster_name')";
     let mut found = Vec::new();
     for node in standbys {
+        if ctx.topology.is_banned(node) {
+            tracing::warn!(standby = %node, "standby is banned; not a candidate");
+            continue;
+        }
         let Some(conn) = conns.get(node) else {
             continue;
         };

@@ -33,7 +33,7 @@ pub async fn switchover(
     let _control = shard.control.lock().await;
     let mut conns = Conns::new(login);
     let old_primary = shard.primary();
-    let ranked = promote::rank_standbys(&mut conns, &shard.standbys()).await;
+    let ranked = promote::rank_standbys(ctx, &mut conns, &shard.standbys()).await;
     let winner = match &target {
         Some(t) => ranked
             .iter()
@@ -111,7 +111,7 @@ async fn drain(ctx: &Context, shard: &ShardState, limit: Duration) -> Result<(),
         let active: usize = ctx
             .users
             .values()
-            .filter_map(|u| u.shard_pools.get(shard.index as usize))
+            .filter_map(|u| u.shard_pools.get(shard.index as usize).cloned())
             .map(|p| p.stats().active)
             .sum();
         if active == 0 {

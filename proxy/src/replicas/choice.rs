@@ -75,8 +75,10 @@ pub fn serving(
 
 /// The node (index into `replica_cluster.nodes`) to send a read to.
 pub fn choose_node(ctx: &Context) -> Result<usize, NoReplica> {
-    let rc = &ctx.config.replica_cluster;
-    let candidates: Vec<Candidate> = rc
+    let rc = ctx.replica_settings();
+    let candidates: Vec<Candidate> = ctx
+        .config
+        .replica_cluster
         .nodes
         .iter()
         .enumerate()
@@ -84,7 +86,7 @@ pub fn choose_node(ctx: &Context) -> Result<usize, NoReplica> {
             let health = ctx.topology.nodes.get(endpoint);
             Candidate {
                 index,
-                up: health.as_ref().is_some_and(|h| h.up),
+                up: health.as_ref().is_some_and(|h| h.up) && !ctx.topology.is_banned(endpoint),
                 // A node still copying a shard's rows is not fresh.
                 lag: health
                     .filter(|h| h.syncing_tables == 0)
@@ -92,8 +94,7 @@ pub fn choose_node(ctx: &Context) -> Result<usize, NoReplica> {
                 active: ctx
                     .users
                     .values()
-                    .filter_map(|u| u.replica_pools.get(index))
-                    .map(|p| p.stats().active)
+                    .filter_map(|u| u.replica_pools.get(index).map(|p| p.stats().active))
                     .sum(),
             }
         })

@@ -73,9 +73,8 @@ impl Session {
         described: &Described,
         request: &[u8],
     ) -> Option<ShardReply> {
-        let route = matching_route(&self.ctx.config.routes, described)?
-            .name
-            .clone();
+        let settings = self.ctx.replica_settings();
+        let route = matching_route(&settings.routes, described)?.name.clone();
         let metrics = &self.ctx.metrics;
         let node = match choose_node(&self.ctx) {
             Ok(node) => node,
@@ -87,8 +86,10 @@ impl Session {
                 return None;
             }
         };
+        let started = std::time::Instant::now();
         match run_on_replica(&self.user, node, request, &self.wanted).await {
             Ok(reply) => {
+                metrics.observe_replica_read(&self.user.name, started.elapsed().as_secs_f64());
                 let label = self
                     .ctx
                     .config

@@ -51,7 +51,7 @@ pub(super) fn route_error(e: &RouteError) -> ErrorResponse {
 impl Session {
     /// Whether statements are routed between several shards.
     pub(super) fn sharded(&self) -> bool {
-        self.user.shard_pools.len() > 1 || !self.ctx.config.routes.is_empty()
+        self.user.shard_pools.len() > 1 || !self.user.replica_pools.is_empty()
     }
 
     /// The routing hints in force (SET LOCAL over SET).

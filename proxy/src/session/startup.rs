@@ -29,7 +29,7 @@ enum Handshake {
 }
 
 /// Serves one accepted client connection until it closes.
-pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
+pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>, id: u64) {
     let _ = stream.set_nodelay(true);
     let auth_timeout = ctx.config.proxy.auth_timeout;
     let mut buf = BytesMut::new();
@@ -53,7 +53,10 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
     };
     if crate::admin::is_admin_database(&login.database) {
         return match crate::admin::role_of(&ctx, &login.user) {
-            Some(role) => crate::admin::serve(stream, buf, ctx, role).await,
+            Some(role) => {
+                ctx.sessions.mark_admin(id);
+                crate::admin::serve(stream, buf, ctx, role).await
+            }
             None => {
                 let e = ErrorResponse::fatal(
                     SqlState::FromServer(*b"42501"),
@@ -64,7 +67,7 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
             }
         };
     }
-    let Some(user) = ctx.users.get(&login.user).cloned() else {
+    let Some(user) = ctx.users.get(&login.user) else {
         return;
     };
     let peer = stream
@@ -80,6 +83,16 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>) {
             session.send_fatal(e).await;
         }
     }
+}
+
+/// Tells a new client the proxy is shutting down (57P01), then closes.
+pub async fn refuse_shutting_down(stream: &mut TcpStream) {
+    let e = ErrorResponse::fatal(
+        SqlState::AdminShutdown,
+        "shardwire is shutting down (SHUTDOWN); no new connections are accepted",
+    )
+    .with_hint("connect to another shardwire instance, or retry once it has restarted");
+    refuse(stream, e).await;
 }
 
 async fn refuse(stream: &mut TcpStream, error: ErrorResponse) {
@@ -135,7 +148,8 @@ async fn handshake(
             }
             StartupPacket::Startup(params) => {
                 let login = read_login(params, ctx)?;
-                let credentials = ctx.users.get(&login.user).map(|u| &u.credentials);
+                let entry = ctx.users.get(&login.user);
+                let credentials = entry.as_ref().map(|u| &u.credentials);
                 return match authenticate(stream, buf, &login.user, credentials, &ctx.mock_secret)
                     .await
                 {

@@ -11,7 +11,7 @@ pub use events::{FailoverKind, FailoverLog, FailoverRecord};
 pub use health::{NodeHealth, NodeRole, NodeTable};
 pub use shard::{ShardPhase, ShardState};
 
-use crate::config::Config;
+use crate::config::{Config, Endpoint};
 use std::sync::Arc;
 
 /// Shards, nodes and failover history.
@@ -22,6 +22,8 @@ pub struct Topology {
     pub nodes: NodeTable,
     /// Failovers and switchovers, newest last.
     pub failovers: FailoverLog,
+    /// Nodes an admin BANned: no reads, never promoted.
+    banned: std::sync::Mutex<std::collections::HashSet<Endpoint>>,
 }
 
 impl Topology {
@@ -53,7 +55,27 @@ impl Topology {
             shards,
             nodes,
             failovers: FailoverLog::default(),
+            banned: Default::default(),
         }
+    }
+
+    /// BANs `node`: it gets no replica reads and is never promoted.
+    pub fn ban(&self, node: &Endpoint) {
+        self.banned_set().insert(node.clone());
+    }
+
+    /// Lifts a BAN; false if the node was not banned.
+    pub fn unban(&self, node: &Endpoint) -> bool {
+        self.banned_set().remove(node)
+    }
+
+    /// Whether `node` is banned.
+    pub fn is_banned(&self, node: &Endpoint) -> bool {
+        self.banned_set().contains(node)
+    }
+
+    fn banned_set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Endpoint>> {
+        self.banned.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Shard `k`, if configured.

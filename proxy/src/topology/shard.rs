@@ -170,6 +170,12 @@ impl ShardState {
         write(&self.sync_names, names);
     }
 
+    /// Bumps the generation without changing the primary: pooled
+    /// connections are replaced (RECONNECT).
+    pub fn bump_generation(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Wakes everyone in [`ShardState::wait_change`] (e.g. the primary
     /// answered again).
     pub fn notify(&self) {

@@ -1,0 +1,94 @@
+//! Every client connection's task, so the admin console can end them:
+//! `KILL` aborts the client sessions (not the admin consoles), `SHUTDOWN`
+//! refuses new clients, waits for running transactions, then ends every
+//! session and tells the process to exit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+/// One connection's task.
+struct Entry {
+    handle: AbortHandle,
+    admin: bool,
+}
+
+/// The connections' tasks and the shutdown state.
+#[derive(Default)]
+pub struct SessionTable {
+    next: AtomicU64,
+    entries: Mutex<HashMap<u64, Entry>>,
+    shutting_down: AtomicBool,
+    /// Notified once SHUTDOWN has drained the proxy: the process exits.
+    pub shutdown: Notify,
+}
+
+impl SessionTable {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new connection id.
+    pub fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records connection `id`'s task.
+    pub fn insert(&self, id: u64, handle: AbortHandle) {
+        if !handle.is_finished() {
+            self.lock().insert(
+                id,
+                Entry {
+                    handle,
+                    admin: false,
+                },
+            );
+        }
+    }
+
+    /// Marks `id` as an admin console session (KILL spares it).
+    pub fn mark_admin(&self, id: u64) {
+        if let Some(e) = self.lock().get_mut(&id) {
+            e.admin = true;
+        }
+    }
+
+    /// Forgets `id` (its task ended).
+    pub fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Ends every client session (admin consoles too when `all`); returns
+    /// how many.
+    pub fn kill(&self, all: bool) -> usize {
+        let mut entries = self.lock();
+        let doomed: Vec<u64> = entries
+            .iter()
+            .filter(|(_, e)| all || !e.admin)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &doomed {
+            if let Some(e) = entries.remove(id) {
+                e.handle.abort();
+            }
+        }
+        doomed.len()
+    }
+
+    /// Client sessions (not admin consoles) currently open.
+    pub fn clients(&self) -> usize {
+        self.lock().values().filter(|e| !e.admin).count()
+    }
+
+    /// Refuse new clients from now on.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Whether SHUTDOWN is under way.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
