@@ -439,10 +439,9 @@ async fn reload_adds_and_removes_users_without_dropping_clients() {
             })
         }
     };
-    let refused = login("latecomer", "late-pw")
-        .await
-        .err()
-        .expect("unknown user");
+    let Err(refused) = login("latecomer", "late-pw").await else {
+        panic!("unknown user must be refused");
+    };
     assert_eq!(sqlstate(&refused).as_deref(), Some("28P01"));
 
     let with_user = format!(
@@ -470,10 +469,9 @@ async fn reload_adds_and_removes_users_without_dropping_clients() {
     // Removed again: new logins are refused, the open session goes on.
     std::fs::write(&setup.config_path, &setup.config_text).expect("rewrite config");
     admin.simple_query("RELOAD").await.expect("RELOAD");
-    let refused = login("latecomer", "late-pw")
-        .await
-        .err()
-        .expect("removed user");
+    let Err(refused) = login("latecomer", "late-pw").await else {
+        panic!("removed user must be refused");
+    };
     assert_eq!(sqlstate(&refused).as_deref(), Some("28P01"));
     late.simple_query("SELECT 2")
         .await
