@@ -8,6 +8,7 @@
 //! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
 //! - `protocol`: framing and the messages the proxy builds itself;
 //! - `cancel`: routing cancel requests to the right backend;
+//! - `limits`: connection limits and per-user statement rates;
 //! - `sessions`: every connection's task, for KILL and SHUTDOWN;
 //! - `metrics`: Prometheus counters and the `/metrics` HTTP listener;
 //! - `topology`: each shard's current primary, node health, failover log;
@@ -28,6 +29,7 @@ pub mod cancel;
 pub mod config;
 pub mod context;
 pub mod demo;
+pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod monitor;

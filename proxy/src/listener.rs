@@ -17,9 +17,21 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
                     });
                     continue;
                 }
+                let max = ctx.config.proxy.max_client_connections;
+                let Some(slot) = ctx.sessions.open.try_acquire(max) else {
+                    let e = crate::limits::too_many(
+                        format!("too many client connections: shardwire accepts {max} (proxy.max_client_connections)"),
+                        "retry later, close idle connections, or raise proxy.max_client_connections",
+                    );
+                    tokio::spawn(async move {
+                        crate::session::startup::refuse(&mut stream, e).await;
+                    });
+                    continue;
+                };
                 let id = ctx.sessions.next_id();
                 let task_ctx = ctx.clone();
                 let task = tokio::spawn(async move {
+                    let _slot = slot;
                     serve_connection(stream, task_ctx.clone(), id).await;
                     task_ctx.sessions.remove(id);
                 });

@@ -42,6 +42,13 @@ enum Command {
     },
     /// Start a local PostgreSQL topology and the proxy in front of it.
     Demo(shardwire::demo::DemoArgs),
+    /// Read a password on stdin and print its SCRAM-SHA-256 verifier, for
+    /// `scram_verifier` in [[users]] (no plain password in the config).
+    HashPassword {
+        /// PBKDF2 iterations (PostgreSQL uses 4096).
+        #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1024..))]
+        iterations: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,28 @@ fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
     match cli.command {
+        Command::HashPassword { iterations } => {
+            let mut line = String::new();
+            if std::io::stdin().read_line(&mut line).is_err() {
+                eprintln!("cannot read the password from stdin");
+                return ExitCode::FAILURE;
+            }
+            let password = line.trim_end_matches(['\n', '\r']);
+            if password.is_empty() {
+                eprintln!(
+                    "empty password: type it on stdin, e.g. `shardwire hash-password < file`"
+                );
+                return ExitCode::from(2);
+            }
+            let salt: [u8; 16] = rand::random();
+            let verifier = shardwire::auth::scram::ScramVerifier::from_password_with(
+                password,
+                salt.to_vec(),
+                iterations,
+            );
+            println!("{}", verifier.to_text());
+            ExitCode::SUCCESS
+        }
         Command::CheckConfig { file } => match load_file(&file) {
             Ok(c) => {
                 println!(

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
@@ -21,6 +21,11 @@ pub struct SessionTable {
     next: AtomicU64,
     entries: Mutex<HashMap<u64, Entry>>,
     shutting_down: AtomicBool,
+    /// Open client connections (all kinds), against
+    /// `proxy.max_client_connections`.
+    pub open: Arc<crate::limits::Counter>,
+    /// Connections still in startup/authentication.
+    pub unauthenticated: Arc<crate::limits::Counter>,
     /// Notified once SHUTDOWN has drained the proxy: the process exits.
     pub shutdown: Notify,
 }

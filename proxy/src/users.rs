@@ -28,6 +28,10 @@ pub struct UserEntry {
     pub replica_pools: Vec<ServerPool>,
     /// The `[[users]]` entry it was built from (RELOAD compares them).
     pub source: User,
+    /// Sessions of this user now (against `max_connections`).
+    pub sessions: Arc<crate::limits::Counter>,
+    /// The statement rate limit, if any.
+    pub rate: Option<crate::limits::TokenBucket>,
 }
 
 impl UserEntry {
@@ -119,6 +123,10 @@ pub fn build_entry(user: &User, parts: &PoolParts<'_>) -> Arc<UserEntry> {
             .collect(),
         replica_pools,
         source: user.clone(),
+        sessions: Default::default(),
+        rate: user.rate_limit.map(|r| {
+            crate::limits::TokenBucket::new(r.per_minute, r.burst.unwrap_or(r.per_minute))
+        }),
     })
 }
 

@@ -26,6 +26,10 @@ pub struct Options {
     pub node_auth: AuthMethod,
     pub max_message_size: usize,
     pub auth_timeout: &'static str,
+    /// Extra lines for the `[proxy]` section.
+    pub proxy_extra: &'static str,
+    /// Extra lines for user `app`'s `[[users]]` entry.
+    pub app_extra: &'static str,
 }
 
 impl Default for Options {
@@ -37,6 +41,8 @@ impl Default for Options {
             node_auth: AuthMethod::ScramSha256,
             max_message_size: 64 * 1024 * 1024,
             auth_timeout: "15s",
+            proxy_extra: "",
+            app_extra: "",
         }
     }
 }
@@ -84,6 +90,7 @@ database = "{DB}"
 pool_mode = "{mode}"
 max_message_size = {max_message}
 auth_timeout = "{auth_timeout}"
+{proxy_extra}
 
 [pool]
 size = {size}
@@ -92,6 +99,7 @@ checkout_timeout = "{checkout}"
 [[users]]
 name = "app"
 password = "app"
+{app_extra}
 
 [[users]]
 name = "md5user"
@@ -115,6 +123,8 @@ primary = {{ host = "127.0.0.1", port = {port} }}
             mode = opts.pool_mode,
             max_message = opts.max_message_size,
             auth_timeout = opts.auth_timeout,
+            proxy_extra = opts.proxy_extra,
+            app_extra = opts.app_extra,
             size = opts.pool_size,
             checkout = opts.checkout_timeout,
             port = primary.port(),

@@ -191,6 +191,36 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     validate_replication(c)?;
+    validate_limits(c)?;
+    Ok(())
+}
+
+fn validate_limits(c: &Config) -> Result<(), ConfigError> {
+    if c.proxy.max_client_connections == 0 {
+        return Err(invalid(
+            "proxy.max_client_connections",
+            "must be at least 1",
+        ));
+    }
+    if c.proxy.max_unauthenticated == 0 {
+        return Err(invalid("proxy.max_unauthenticated", "must be at least 1"));
+    }
+    for (i, u) in c.users.iter().enumerate() {
+        if u.max_connections == Some(0) {
+            return Err(invalid(
+                format!("users[{i}].max_connections"),
+                "must be at least 1 (remove the user to refuse it)",
+            ));
+        }
+        if let Some(r) = u.rate_limit {
+            if r.per_minute == 0 || r.burst == Some(0) {
+                return Err(invalid(
+                    format!("users[{i}].rate_limit"),
+                    "per_minute and burst must be at least 1",
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

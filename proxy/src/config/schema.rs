@@ -126,6 +126,12 @@ pub struct ProxySection {
     /// Time a client has to complete startup and authentication.
     #[serde(deserialize_with = "super::duration::deserialize")]
     pub auth_timeout: Duration,
+    /// Most client connections at once (admin consoles included); more are
+    /// refused with 53300.
+    pub max_client_connections: usize,
+    /// Most connections still in startup/authentication at once (slow or
+    /// hostile clients cannot tie up the proxy).
+    pub max_unauthenticated: usize,
 }
 
 impl Default for ProxySection {
@@ -137,6 +143,8 @@ impl Default for ProxySection {
             max_message_size: 64 * 1024 * 1024,
             workers: 0,
             auth_timeout: Duration::from_secs(15),
+            max_client_connections: 20_000,
+            max_unauthenticated: 1_000,
         }
     }
 }
@@ -215,6 +223,21 @@ pub struct User {
     /// How clients authenticate.
     #[serde(default)]
     pub auth: AuthMethod,
+    /// Most sessions of this user at once (none: only the global limit).
+    pub max_connections: Option<usize>,
+    /// Statements (simple queries and Binds) per minute, shared by all the
+    /// user's sessions.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `rate_limit = { per_minute = 100, burst = 150 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Steady rate.
+    pub per_minute: u32,
+    /// Statements allowed at once after a quiet spell (default: per_minute).
+    pub burst: Option<u32>,
 }
 
 impl User {

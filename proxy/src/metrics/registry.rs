@@ -68,6 +68,8 @@ pub struct Metrics {
     pub shard_state: IntGaugeVec,
     /// Configuration reloads by outcome (ok, failed).
     pub reloads: IntCounterVec,
+    /// Statements refused by a user's rate limit.
+    pub rate_limited: IntCounterVec,
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -236,6 +238,12 @@ impl Metrics {
                 &node,
             ),
             shard_state,
+            rate_limited: counter_vec(
+                &registry,
+                "shardwire_rate_limited_total",
+                "Statements refused with 53400 by a user's rate limit",
+                &["user"],
+            ),
             reloads: counter_vec(
                 &registry,
                 "shardwire_config_reloads_total",

@@ -219,6 +219,19 @@ impl Session {
     }
 
     /// Reports an error for a simple Query or FunctionCall.
+    /// The refusal when the user's statement rate limit is exhausted
+    /// (takes a token otherwise).
+    fn over_rate(&self) -> Option<ErrorResponse> {
+        let bucket = self.user.rate.as_ref()?;
+        let wait = bucket.try_take(std::time::Instant::now()).err()?;
+        self.ctx
+            .metrics
+            .rate_limited
+            .with_label_values(&[&self.user.name])
+            .inc();
+        Some(bucket.refusal(&self.user.name, wait))
+    }
+
     pub(super) fn refuse_simple(&mut self, error: ErrorResponse) {
         self.count_error(&error);
         let mut out = BytesMut::new();
@@ -273,6 +286,10 @@ impl Session {
         let sql = BodyReader::new(body)
             .cstr()
             .ok_or_else(|| malformed("Query"))?;
+        if let Some(e) = self.over_rate() {
+            self.refuse_simple(e);
+            return Ok(Flow::Done);
+        }
         if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
             return Ok(Flow::Done);
         }
@@ -513,6 +530,10 @@ impl Session {
 
     async fn on_bind(&mut self, frame: &[u8], body: &[u8]) -> Result<Flow, SessionEnd> {
         let bind = bind::decode(body).ok_or_else(|| malformed("Bind"))?;
+        if let Some(e) = self.over_rate() {
+            self.refuse_extended(e);
+            return Ok(Flow::Done);
+        }
         let name = bind.statement;
         let name_at = bind.statement_at;
         if self.sharded() {

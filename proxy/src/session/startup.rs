@@ -33,8 +33,19 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>, id: u64)
     let _ = stream.set_nodelay(true);
     let auth_timeout = ctx.config.proxy.auth_timeout;
     let mut buf = BytesMut::new();
+    let max = ctx.config.proxy.max_unauthenticated;
+    let Some(logging_in) = ctx.sessions.unauthenticated.try_acquire(max) else {
+        let e = crate::limits::too_many(
+            format!(
+                "too many connections are logging in at once (proxy.max_unauthenticated = {max})"
+            ),
+            "retry in a moment",
+        );
+        return refuse(&mut stream, e).await;
+    };
     let handshake =
         tokio::time::timeout(auth_timeout, handshake(&mut stream, &mut buf, &ctx)).await;
+    drop(logging_in);
     let login = match handshake {
         Ok(Ok(Handshake::Login(login))) => login,
         Ok(Ok(Handshake::Done)) => return,
@@ -70,12 +81,26 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>, id: u64)
     let Some(user) = ctx.users.get(&login.user) else {
         return;
     };
+    let user_slot = match user.source.max_connections {
+        Some(max) => match user.sessions.try_acquire(max) {
+            Some(slot) => Some(slot),
+            None => {
+                let e = crate::limits::too_many(
+                    format!("too many connections for user \"{}\": at most {max} (max_connections in [[users]])", user.name),
+                    "close idle connections, or raise max_connections for this user",
+                );
+                return refuse(&mut stream, e).await;
+            }
+        },
+        None => None,
+    };
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
     let mut session = Session::new(ctx, user, stream, buf, login.params);
+    let _user_slot = user_slot;
     match session.run().await {
         SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
         SessionEnd::Fatal(e) => {
@@ -95,7 +120,7 @@ pub async fn refuse_shutting_down(stream: &mut TcpStream) {
     refuse(stream, e).await;
 }
 
-async fn refuse(stream: &mut TcpStream, error: ErrorResponse) {
+pub(crate) async fn refuse(stream: &mut TcpStream, error: ErrorResponse) {
     let mut out = BytesMut::new();
     error.encode(&mut out);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.write_all(&out)).await;
