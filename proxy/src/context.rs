@@ -50,6 +50,10 @@ pub struct Context {
     pub topology: Arc<Topology>,
     /// Round-robin state for replica-cluster reads.
     pub replica_balancer: crate::replicas::Balancer,
+    /// TLS towards the servers.
+    pub server_tls: Arc<crate::tls::ServerTls>,
+    /// TLS for clients (RELOAD re-reads the certificate files).
+    pub client_tls: std::sync::RwLock<crate::tls::ClientTls>,
     /// Every connection's task (KILL, SHUTDOWN).
     pub sessions: crate::sessions::SessionTable,
     /// Route rules and lag bounds in force (RELOAD changes them).
@@ -137,6 +141,14 @@ pub fn sharding_rules(config: &Config) -> ShardingRules {
 }
 
 impl Context {
+    /// The client TLS setup in force.
+    pub fn client_tls(&self) -> crate::tls::ClientTls {
+        self.client_tls
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The route rules and replica lag bounds in force.
     pub fn replica_settings(&self) -> Arc<crate::replicas::ReplicaSettings> {
         self.replica_settings
@@ -147,7 +159,11 @@ impl Context {
 
     /// Builds pools for every user and shard. Must run inside a tokio
     /// runtime (pools start their maintenance tasks).
-    pub fn new(config: Config) -> Arc<Context> {
+    pub fn new(
+        config: Config,
+        client_tls: crate::tls::ClientTls,
+        server_tls: Arc<crate::tls::ServerTls>,
+    ) -> Arc<Context> {
         let metrics = Metrics::new();
         let servers = Arc::new(ServerRegistry::default());
         let topology = Arc::new(Topology::from_config(&config));
@@ -156,6 +172,7 @@ impl Context {
             metrics: &metrics,
             servers: &servers,
             topology: &topology,
+            server_tls: &server_tls,
         };
         let entries = config
             .users
@@ -175,6 +192,8 @@ impl Context {
             topology,
             replica_balancer: Default::default(),
             sessions: Default::default(),
+            server_tls,
+            client_tls: std::sync::RwLock::new(client_tls),
             replica_settings: std::sync::RwLock::new(Arc::new(
                 crate::replicas::ReplicaSettings::from_config(&config),
             )),

@@ -7,6 +7,7 @@
 //! - `server`: server connections, their tracked state and pool manager;
 //! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
 //! - `protocol`: framing and the messages the proxy builds itself;
+//! - `tls`, `socket`: TLS both ways (rustls), and the plain-or-bridged socket;
 //! - `cancel`: routing cancel requests to the right backend;
 //! - `limits`: connection limits and per-user statement rates;
 //! - `sessions`: every connection's task, for KILL and SHUTDOWN;
@@ -42,6 +43,8 @@ pub mod scatter;
 pub mod server;
 pub mod session;
 pub mod sessions;
+pub mod socket;
+pub mod tls;
 pub mod topology;
 pub mod users;
 pub mod wire;

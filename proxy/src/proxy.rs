@@ -32,7 +32,11 @@ impl RunningProxy {
             Some(listen) => Some(TcpListener::bind(listen).await?),
             None => None,
         };
-        let context = Context::new(config);
+        let client_tls = crate::tls::load_acceptor(&config.tls).map_err(std::io::Error::other)?;
+        let server_tls = std::sync::Arc::new(
+            crate::tls::ServerTls::from_config(&config).map_err(std::io::Error::other)?,
+        );
+        let context = Context::new(config, client_tls, server_tls);
         let accept = tokio::spawn(accept_loop(listener, context.clone()));
         let control_plane = crate::monitor::spawn(&context);
         let mut metrics_addr = None;

@@ -34,6 +34,10 @@ fn reload_file(ctx: &Context) -> Result<ReloadReport, String> {
         .get()
         .ok_or("the proxy was not started from a configuration file; nothing to reload")?;
     let new = load_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Certificates are re-read even when the paths did not change (a
+    // rotated file applies to the next handshake); a bad one refuses the
+    // whole reload before anything is applied.
+    let client_tls = crate::tls::load_acceptor(&new.tls)?;
     let mut report = ReloadReport::default();
     let old_pool = ctx
         .pool_settings
@@ -82,6 +86,12 @@ fn reload_file(ctx: &Context) -> Result<ReloadReport, String> {
         }
         *ctx.pool_settings.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
     }
+    if new.tls.mode != crate::config::ClientTlsMode::Disable || ctx.config.tls != new.tls {
+        report
+            .applied
+            .push("[tls]: certificates re-read".to_owned());
+    }
+    *ctx.client_tls.write().unwrap_or_else(|e| e.into_inner()) = client_tls;
     apply_users(ctx, &new, &mut report);
     let replica = ReplicaSettings::from_config(&new);
     if *ctx.replica_settings() != replica {
@@ -112,6 +122,7 @@ fn apply_users(ctx: &Context, new: &Config, report: &mut ReloadReport) {
         metrics: &ctx.metrics,
         servers: &ctx.servers,
         topology: &ctx.topology,
+        server_tls: &ctx.server_tls,
     };
     let (mut added, mut changed) = (Vec::new(), Vec::new());
     let entries: Vec<_> = new
@@ -169,6 +180,11 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
         "pool.connect_timeout",
         format!("{:?}", old.pool.connect_timeout),
         format!("{:?}", new.pool.connect_timeout),
+    );
+    check(
+        "server_tls",
+        format!("{:?}", old.server_tls),
+        format!("{:?}", new.server_tls),
     );
     check(
         "replication",

@@ -51,6 +51,8 @@ pub struct PoolParts<'a> {
     pub servers: &'a Arc<ServerRegistry>,
     /// Current primaries.
     pub topology: &'a Topology,
+    /// TLS towards the servers.
+    pub server_tls: &'a Arc<crate::tls::ServerTls>,
 }
 
 /// Builds `user`'s entry and pools. Must run inside a tokio runtime.
@@ -66,6 +68,10 @@ pub fn build_entry(user: &User, parts: &PoolParts<'_>) -> Arc<UserEntry> {
         database,
         connect_timeout: config.pool.connect_timeout,
         shard,
+        tls: match parts.server_tls.mode_for(shard) {
+            crate::config::ServerTlsMode::Disable => None,
+            mode => Some((parts.server_tls.clone(), mode)),
+        },
     };
     let shard_pools = config
         .shards

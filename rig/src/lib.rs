@@ -10,6 +10,8 @@
 //! [`logical`] sets up logical replication between nodes and waits for
 //! subscribers and standbys to catch up; a [`TcpRelay`] in front of a node
 //! simulates a network partition between a client and that node.
+//! [`enable_ssl`] turns TLS on for a node and [`require_ssl`] makes TCP
+//! clients use it (see [`ssl`]).
 //!
 //! Everything a [`Rig`] started is stopped and its directory removed when the
 //! rig is dropped, on Ctrl-C / SIGTERM once [`install_ctrl_c_teardown`] is
@@ -46,6 +48,7 @@ mod primary;
 mod process;
 mod relay;
 mod rig;
+pub mod ssl;
 mod stale;
 mod standby;
 mod teardown;
@@ -59,6 +62,7 @@ pub use os_user::OS_USER_ENV;
 pub use process::pid_alive;
 pub use relay::TcpRelay;
 pub use rig::Rig;
+pub use ssl::{enable_ssl, require_ssl};
 pub use teardown::{install_ctrl_c_teardown, TeardownRegistry, TEARDOWN_EXIT_CODE};
 pub use topology::primary_with_standbys;
 

@@ -230,7 +230,7 @@ where
 
 /// Connects to database `db` of `node` as the superuser.
 async fn superuser(node: &Node, db: &str) -> anyhow::Result<tokio_postgres::Client> {
-    node.connect(SUPERUSER, SUPERUSER_PASSWORD, db).await
+    node.connect_superuser_to(db).await
 }
 
 /// `pg_current_wal_lsn()` of `node`, as text.

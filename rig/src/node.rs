@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ struct NodeInner {
     bindir: PathBuf,
     user: Option<OsUser>,
     auth: AuthMethod,
+    /// Whether `pg_hba.conf` refuses TCP clients without TLS (see
+    /// [`crate::ssl::require_ssl`]); the rig's own admin connections then go
+    /// over the unix socket.
+    tls_required: AtomicBool,
 }
 
 impl Node {
@@ -56,6 +61,7 @@ impl Node {
                 bindir: bindir.to_owned(),
                 user,
                 auth,
+                tls_required: AtomicBool::new(false),
             }),
         }
     }
@@ -114,25 +120,88 @@ impl Node {
     }
 
     /// Connects over TCP without TLS; the connection runs on a spawned task.
+    ///
+    /// Refused once the node requires TLS ([`Node::tls_required`]); use
+    /// [`Node::connect_socket`] or a TLS client then.
     pub async fn connect(
         &self,
         user: &str,
         password: &str,
         db: &str,
     ) -> anyhow::Result<tokio_postgres::Client> {
-        let (client, connection) =
-            tokio_postgres::connect(&self.conn_string(user, password, db), NoTls)
-                .await
-                .with_context(|| {
-                    log_tail::with_tail(
-                        &format!(
-                            "connecting to node {} at {HOST}:{} as {user} to {db}",
-                            self.name(),
-                            self.port()
-                        ),
-                        &self.inner.paths.log,
-                    )
-                })?;
+        let what = format!("{HOST}:{}", self.port());
+        self.connect_to(&self.conn_string(user, password, db), &what, user, db)
+            .await
+    }
+
+    /// A tokio-postgres `key=value` connection string for this node's unix
+    /// socket (the socket lives in [`Node::dir`]).
+    pub fn socket_conn_string(&self, user: &str, password: &str, db: &str) -> String {
+        format!(
+            "host={} port={} user={} password={} dbname={}",
+            conn_value(&self.dir().to_string_lossy()),
+            self.port(),
+            conn_value(user),
+            conn_value(password),
+            conn_value(db)
+        )
+    }
+
+    /// Connects over the node's unix socket (same auth method as TCP, never
+    /// TLS); the connection runs on a spawned task.
+    pub async fn connect_socket(
+        &self,
+        user: &str,
+        password: &str,
+        db: &str,
+    ) -> anyhow::Result<tokio_postgres::Client> {
+        let what = format!("socket {}", self.dir().display());
+        self.connect_to(
+            &self.socket_conn_string(user, password, db),
+            &what,
+            user,
+            db,
+        )
+        .await
+    }
+
+    /// Connects as [`SUPERUSER`] to the `postgres` database: over TCP, or
+    /// over the unix socket once the node requires TLS on TCP.
+    pub async fn connect_superuser(&self) -> anyhow::Result<tokio_postgres::Client> {
+        self.connect_superuser_to("postgres").await
+    }
+
+    /// Connects as [`SUPERUSER`] to database `db`, like
+    /// [`Node::connect_superuser`].
+    pub(crate) async fn connect_superuser_to(
+        &self,
+        db: &str,
+    ) -> anyhow::Result<tokio_postgres::Client> {
+        if self.tls_required() {
+            self.connect_socket(SUPERUSER, SUPERUSER_PASSWORD, db).await
+        } else {
+            self.connect(SUPERUSER, SUPERUSER_PASSWORD, db).await
+        }
+    }
+
+    async fn connect_to(
+        &self,
+        conn_string: &str,
+        what: &str,
+        user: &str,
+        db: &str,
+    ) -> anyhow::Result<tokio_postgres::Client> {
+        let (client, connection) = tokio_postgres::connect(conn_string, NoTls)
+            .await
+            .with_context(|| {
+                log_tail::with_tail(
+                    &format!(
+                        "connecting to node {} at {what} as {user} to {db}",
+                        self.name(),
+                    ),
+                    &self.inner.paths.log,
+                )
+            })?;
         let name = self.inner.name.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -142,10 +211,21 @@ impl Node {
         Ok(client)
     }
 
-    /// Connects as [`SUPERUSER`] to the `postgres` database.
-    pub async fn connect_superuser(&self) -> anyhow::Result<tokio_postgres::Client> {
-        self.connect(SUPERUSER, SUPERUSER_PASSWORD, "postgres")
-            .await
+    /// Whether the node refuses TCP connections without TLS (after
+    /// [`require_ssl`](crate::require_ssl), or when it is a standby cloned
+    /// from such a node). The rig's own superuser connections then use the
+    /// unix socket.
+    pub fn tls_required(&self) -> bool {
+        self.inner.tls_required.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_tls_required(&self, required: bool) {
+        self.inner.tls_required.store(required, Ordering::Relaxed);
+    }
+
+    /// The OS user the server runs as (`None`: this process's user).
+    pub(crate) fn os_user(&self) -> Option<OsUser> {
+        self.inner.user
     }
 
     /// The postmaster's pid from `postmaster.pid`, if the file exists.

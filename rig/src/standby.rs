@@ -47,14 +47,10 @@ pub(crate) async fn prepare(site: &Site, name: &str, upstream: &Node) -> anyhow:
     .await?;
     node_files::write_node_conf(&paths, port, name, site.user)?;
     set_primary_conninfo(&paths.data.join("postgresql.auto.conf"), upstream, name)?;
-    Ok(Node::new(
-        name,
-        port,
-        paths,
-        &site.bindir,
-        site.user,
-        upstream.auth(),
-    ))
+    let node = Node::new(name, port, paths, &site.bindir, site.user, upstream.auth());
+    // The base backup copied pg_hba.conf (and the TLS files and settings).
+    node.set_tls_required(upstream.tls_required());
+    Ok(node)
 }
 
 /// Sets `synchronous_standby_names = 'ANY 1 (<names>)'` on `primary` and

@@ -4,6 +4,7 @@
 //! raw protocol bytes.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod raw;
 pub mod replicated;
 pub mod sharded;
@@ -30,6 +31,8 @@ pub struct Options {
     pub proxy_extra: &'static str,
     /// Extra lines for user `app`'s `[[users]]` entry.
     pub app_extra: &'static str,
+    /// Extra sections at the end of the file.
+    pub extra: String,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             auth_timeout: "15s",
             proxy_extra: "",
             app_extra: "",
+            extra: String::new(),
         }
     }
 }
@@ -119,12 +123,15 @@ listen = "127.0.0.1:0"
 
 [[shards]]
 primary = {{ host = "127.0.0.1", port = {port} }}
+
+{extra}
 "#,
             mode = opts.pool_mode,
             max_message = opts.max_message_size,
             auth_timeout = opts.auth_timeout,
             proxy_extra = opts.proxy_extra,
             app_extra = opts.app_extra,
+            extra = opts.extra,
             size = opts.pool_size,
             checkout = opts.checkout_timeout,
             port = primary.port(),

@@ -28,7 +28,6 @@ use bytes::BytesMut;
 pub use result::ResultSet;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// Database names that open the admin console.
 pub fn is_admin_database(name: &str) -> bool {
@@ -129,7 +128,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 /// Serves an authenticated admin session until the client leaves.
-pub async fn serve(mut stream: TcpStream, mut buf: BytesMut, ctx: Arc<Context>, role: AdminRole) {
+pub async fn serve(
+    mut stream: crate::socket::Socket,
+    mut buf: BytesMut,
+    ctx: Arc<Context>,
+    role: AdminRole,
+) {
     let mut out = BytesMut::new();
     for (name, value) in [
         ("server_version", "15.0 (shardwire)"),

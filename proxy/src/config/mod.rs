@@ -5,8 +5,10 @@ mod duration;
 mod load;
 mod replication;
 mod schema;
+mod tls;
 
 pub use duration::parse_duration;
 pub use load::{load_file, parse_str, ConfigError};
 pub use replication::*;
 pub use schema::*;
+pub use tls::*;

@@ -38,6 +38,12 @@ pub struct Config {
     /// Reads sent to the replica cluster.
     #[serde(default)]
     pub routes: Vec<super::RouteRule>,
+    /// TLS for clients.
+    #[serde(default)]
+    pub tls: super::TlsSection,
+    /// TLS towards the servers.
+    #[serde(default)]
+    pub server_tls: super::ServerTlsSection,
 }
 
 /// `[admin]`: who may use the admin console (database `shardwire`).
@@ -273,6 +279,8 @@ pub struct Shard {
     /// Streaming standbys of the primary.
     #[serde(default)]
     pub standbys: Vec<Endpoint>,
+    /// TLS towards this shard's nodes (default: `[server_tls] mode`).
+    pub server_tls: Option<super::ServerTlsMode>,
 }
 
 /// A server address.

@@ -7,6 +7,7 @@ use crate::auth::server::{login, ServerAuthError};
 use crate::protocol::builder;
 use crate::protocol::error::ServerError;
 use crate::protocol::reader::BodyReader;
+use crate::socket::Socket;
 use crate::wire::{read_frame, WireError};
 use bytes::BytesMut;
 use std::collections::HashSet;
@@ -34,6 +35,11 @@ pub struct ServerTarget {
     pub connect_timeout: Duration,
     /// The shard this server belongs to.
     pub shard: u32,
+    /// TLS towards it (None: plaintext).
+    pub tls: Option<(
+        std::sync::Arc<crate::tls::ServerTls>,
+        crate::config::ServerTlsMode,
+    )>,
 }
 
 /// Why a server connection could not be opened or used.
@@ -64,6 +70,14 @@ pub enum ServerConnError {
     /// An internal query returned an error.
     #[error("{0}")]
     Query(ServerError),
+    /// TLS could not be set up as `server_tls` asks.
+    #[error("TLS to {label} failed: {reason}")]
+    Tls {
+        /// Target label.
+        label: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The connection belongs to a primary the shard no longer uses.
     #[error("the shard's primary changed; connection retired")]
     Retired,
@@ -101,8 +115,8 @@ pub struct CollectedReply {
 
 /// An open, logged-in server connection.
 pub struct ServerConn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket (plain, or the local end of a TLS bridge).
+    pub stream: Socket,
     /// Bytes received and not yet processed.
     pub inbuf: BytesMut,
     /// Bytes queued to send.
@@ -143,7 +157,7 @@ impl ServerConn {
     }
 
     async fn connect_inner(target: &ServerTarget) -> Result<ServerConn, ServerConnError> {
-        let mut stream = TcpStream::connect((target.host.as_str(), target.port))
+        let stream = TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|source| ServerConnError::Connect {
                 label: target.label.clone(),
@@ -151,6 +165,17 @@ impl ServerConn {
             })?;
         stream.set_nodelay(true).map_err(WireError::Io)?;
         let addr = stream.peer_addr().map_err(WireError::Io)?;
+        let mut stream = match &target.tls {
+            Some((tls, mode)) => {
+                tls.negotiate(*mode, stream, &target.host)
+                    .await
+                    .map_err(|reason| ServerConnError::Tls {
+                        label: target.label.clone(),
+                        reason,
+                    })?
+            }
+            None => Socket::Tcp(stream),
+        };
         let mut out = BytesMut::new();
         builder::startup_message(
             &mut out,

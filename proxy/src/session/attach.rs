@@ -15,7 +15,6 @@ use crate::server::{ServerConn, ServerManager};
 use shardwire_pool::PoolError;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// Longest the proxy waits for one of its own cleanup queries.
 const INTERNAL_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,14 +36,15 @@ impl Session {
     pub(super) fn new(
         ctx: Arc<Context>,
         user: Arc<UserEntry>,
-        client: TcpStream,
+        client: crate::socket::Socket,
+        peer: Option<std::net::SocketAddr>,
         leftover: bytes::BytesMut,
         startup_params: ParamMap,
     ) -> Session {
         let cancel = ctx.cancels.register_client(crate::cancel::ClientInfo {
             user: user.name.clone(),
             database: ctx.config.proxy.database.clone(),
-            addr: client.peer_addr().ok(),
+            addr: peer,
             connected_at: std::time::SystemTime::now(),
         });
         ctx.metrics.clients.inc();

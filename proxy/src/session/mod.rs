@@ -13,6 +13,7 @@ mod routing;
 mod server_messages;
 pub mod startup;
 pub mod statements;
+mod tls_upgrade;
 
 use crate::cancel::CancelRegistration;
 use crate::config::PoolMode;
@@ -25,7 +26,6 @@ use expect::ExpectQueue;
 use shardwire_pool::Pooled;
 use statements::ClientStatements;
 use std::sync::Arc;
-use tokio::net::TcpStream;
 
 pub use startup::serve_connection;
 
@@ -95,7 +95,7 @@ pub(crate) struct Session {
     user: Arc<UserEntry>,
     mode: PoolMode,
     max_message: usize,
-    client: TcpStream,
+    client: crate::socket::Socket,
     /// Bytes from the client not yet processed (freed while idle).
     client_in: BytesMut,
     /// Bytes for the client not yet written (freed while idle).

@@ -1,18 +1,24 @@
-//! The pre-session handshake of a client connection: SSL/GSS negotiation
-//! (declined), cancel requests, the startup packet and its parameters, and
-//! authentication. On success it hands over to the relay loop.
+//! The pre-session handshake of a client connection: TLS (negotiated with
+//! SSLRequest, or PostgreSQL 17's direct TLS) as `[tls]` allows, GSS
+//! encryption declined, cancel requests, the startup packet and its
+//! parameters, and authentication. On success it hands over to the relay
+//! loop.
 
+use super::tls_upgrade::{self, Start};
 use super::{Session, SessionEnd};
 use crate::auth::client::{authenticate, AuthFailure};
+use crate::config::ClientTlsMode;
 use crate::context::Context;
 use crate::protocol::builder;
 use crate::protocol::startup::{packet_length, parse, StartupPacket};
 use crate::protocol::{ErrorResponse, SqlState};
 use crate::server::params::ParamMap;
 use crate::server::ServerConn;
+use crate::socket::Socket;
 use crate::wire::WireError;
 use bytes::BytesMut;
 use std::sync::Arc;
+use tokio::io::AsyncWrite;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -29,8 +35,10 @@ enum Handshake {
 }
 
 /// Serves one accepted client connection until it closes.
-pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>, id: u64) {
+pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     let _ = stream.set_nodelay(true);
+    let peer_addr = stream.peer_addr().ok();
+    let mut stream = Socket::Tcp(stream);
     let auth_timeout = ctx.config.proxy.auth_timeout;
     let mut buf = BytesMut::new();
     let max = ctx.config.proxy.max_unauthenticated;
@@ -94,12 +102,9 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>, id: u64)
         },
         None => None,
     };
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
-    let mut session = Session::new(ctx, user, stream, buf, login.params);
+    let mut session = Session::new(ctx, user, stream, peer_addr, buf, login.params);
     let _user_slot = user_slot;
     match session.run().await {
         SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
@@ -111,7 +116,7 @@ pub async fn serve_connection(mut stream: TcpStream, ctx: Arc<Context>, id: u64)
 }
 
 /// Tells a new client the proxy is shutting down (57P01), then closes.
-pub async fn refuse_shutting_down(stream: &mut TcpStream) {
+pub async fn refuse_shutting_down<S: AsyncWrite + Unpin>(stream: &mut S) {
     let e = ErrorResponse::fatal(
         SqlState::AdminShutdown,
         "shardwire is shutting down (SHUTDOWN); no new connections are accepted",
@@ -120,7 +125,7 @@ pub async fn refuse_shutting_down(stream: &mut TcpStream) {
     refuse(stream, e).await;
 }
 
-pub(crate) async fn refuse(stream: &mut TcpStream, error: ErrorResponse) {
+pub(crate) async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, error: ErrorResponse) {
     let mut out = BytesMut::new();
     error.encode(&mut out);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.write_all(&out)).await;
@@ -128,10 +133,21 @@ pub(crate) async fn refuse(stream: &mut TcpStream, error: ErrorResponse) {
 
 /// Runs the handshake. `Err(Some(e))`: refuse with `e`; `Err(None)`: just close.
 async fn handshake(
-    stream: &mut TcpStream,
+    stream: &mut Socket,
     buf: &mut BytesMut,
     ctx: &Context,
 ) -> Result<Handshake, Option<ErrorResponse>> {
+    let tls = ctx.client_tls();
+    if let Socket::Tcp(tcp) = &*stream {
+        let mut first = [0u8; 1];
+        match tcp.peek(&mut first).await {
+            Ok(1) if first[0] == tls_upgrade::TLS_HANDSHAKE_RECORD => {
+                tls_upgrade::upgrade(stream, &tls, Start::Direct).await?;
+            }
+            Ok(1) => {}
+            _ => return Err(None),
+        }
+    }
     // An SSLRequest and a GSSENCRequest may each precede the startup packet.
     for _ in 0..3 {
         let mut prefix = [0u8; 4];
@@ -159,6 +175,16 @@ async fn handshake(
             Some(ErrorResponse::fatal(state, e.to_string()))
         })?;
         match parsed {
+            StartupPacket::SslRequest if tls.acceptor.is_some() && !stream.is_tls() => {
+                if tls_upgrade::sent_early_bytes(stream) {
+                    return Err(Some(ErrorResponse::fatal(
+                        SqlState::ProtocolViolation,
+                        "data received after SSLRequest before the TLS handshake",
+                    )));
+                }
+                stream.write_all(b"S").await.map_err(|_| None)?;
+                tls_upgrade::upgrade(stream, &tls, Start::Negotiated).await?;
+            }
             StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
                 stream.write_all(b"N").await.map_err(|_| None)?;
             }
@@ -170,6 +196,15 @@ async fn handshake(
                     }
                 }
                 return Ok(Handshake::Done);
+            }
+            StartupPacket::Startup(_) if tls.mode == ClientTlsMode::Require && !stream.is_tls() => {
+                return Err(Some(
+                    ErrorResponse::fatal(
+                        SqlState::InvalidAuthorization,
+                        "shardwire requires TLS for every connection (tls.mode = require)",
+                    )
+                    .with_hint("connect with sslmode=require (or verify-ca / verify-full)"),
+                ));
             }
             StartupPacket::Startup(params) => {
                 let login = read_login(params, ctx)?;

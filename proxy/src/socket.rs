@@ -1,0 +1,98 @@
+//! A connection's byte stream as the session sees it: a plain TCP socket,
+//! or the local end of a TLS bridge (a socket pair whose other end a task
+//! pumps through rustls). Both have readiness-based non-blocking I/O, so
+//! the relay loop is the same for plaintext and TLS peers.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+/// A plaintext or TLS-bridged connection.
+#[derive(Debug)]
+pub enum Socket {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// The plaintext side of a TLS bridge.
+    Bridged(UnixStream),
+}
+
+impl Socket {
+    /// Waits until it may be readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.readable().await,
+            Socket::Bridged(s) => s.readable().await,
+        }
+    }
+
+    /// Waits until it may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.writable().await,
+            Socket::Bridged(s) => s.writable().await,
+        }
+    }
+
+    /// Writes without waiting (`WouldBlock` when full).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_write(buf),
+            Socket::Bridged(s) => s.try_write(buf),
+        }
+    }
+
+    /// Reads without waiting (`WouldBlock` when empty).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_read(buf),
+            Socket::Bridged(s) => s.try_read(buf),
+        }
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Socket::Bridged(_))
+    }
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Socket::Bridged(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Socket::Bridged(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Socket::Bridged(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Socket::Bridged(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
