@@ -104,12 +104,14 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             let sent = BodyReader::new(&frame.body)
                 .cstr()
                 .ok_or_else(|| protocol_error("password is not terminated"))?;
-            let expected = credentials.and_then(|c| c.plain.as_deref()).map(|p| {
-                postgres_protocol::authentication::md5_hash(user.as_bytes(), p.as_bytes(), salt)
-            });
-            match expected {
-                Some(e) if e.as_bytes() == sent => {}
-                _ => return Err(password_failed(user)),
+            // Unknown users get the same work and the same answer: the
+            // hash of a secret no client knows, compared in constant time.
+            let known = credentials.and_then(|c| c.plain.as_deref());
+            let secret = known.map_or_else(|| mock_secret.to_vec(), |p| p.as_bytes().to_vec());
+            let expected =
+                postgres_protocol::authentication::md5_hash(user.as_bytes(), &secret, salt);
+            if !(super::constant_time::equal(expected.as_bytes(), sent) && known.is_some()) {
+                return Err(password_failed(user));
             }
         }
         AuthMethod::ScramSha256 => {

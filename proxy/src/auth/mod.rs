@@ -3,5 +3,6 @@
 //! server (`server`).
 
 pub mod client;
+pub mod constant_time;
 pub mod scram;
 pub mod server;

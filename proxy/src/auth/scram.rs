@@ -229,11 +229,7 @@ impl ScramExchange {
             client_key[i] = proof[i] ^ signature[i];
         }
         let computed: [u8; 32] = Sha256::digest(client_key).into();
-        let diff = computed
-            .iter()
-            .zip(self.verifier.stored_key.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
+        if !super::constant_time::equal(&computed, &self.verifier.stored_key) {
             return Err(ScramError::WrongProof);
         }
         let server_signature = hmac(&self.verifier.server_key, &[auth_message.as_bytes()]);
