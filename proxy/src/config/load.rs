@@ -192,6 +192,29 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     validate_replication(c)?;
     validate_limits(c)?;
+    validate_tls(c)?;
+    Ok(())
+}
+
+fn validate_tls(c: &Config) -> Result<(), ConfigError> {
+    let t = &c.tls;
+    if t.mode != super::ClientTlsMode::Disable && (t.cert_file.is_none() || t.key_file.is_none()) {
+        return Err(invalid(
+            "tls.cert_file",
+            "tls.mode allow/require needs cert_file and key_file",
+        ));
+    }
+    let verifying = |m: super::ServerTlsMode| {
+        matches!(m, super::ServerTlsMode::VerifyCa | super::ServerTlsMode::VerifyFull)
+    };
+    let any_verify = verifying(c.server_tls.mode)
+        || c.shards.iter().filter_map(|s| s.server_tls).any(verifying);
+    if any_verify && c.server_tls.ca_file.is_none() {
+        return Err(invalid(
+            "server_tls.ca_file",
+            "verify-ca and verify-full need the CA certificates to check against",
+        ));
+    }
     Ok(())
 }
 
