@@ -32,6 +32,8 @@ pub struct UserEntry {
     pub sessions: Arc<crate::limits::Counter>,
     /// The statement rate limit, if any.
     pub rate: Option<crate::limits::TokenBucket>,
+    /// SCRAM passthrough: the ClientKey a client of this user proved.
+    pub learned_key: Arc<crate::auth::passthrough::LearnedKey>,
 }
 
 impl UserEntry {
@@ -59,12 +61,14 @@ pub struct PoolParts<'a> {
 pub fn build_entry(user: &User, parts: &PoolParts<'_>) -> Arc<UserEntry> {
     let config = parts.config;
     let settings = pool_config(&config.pool);
+    let learned_key: Arc<crate::auth::passthrough::LearnedKey> = Arc::default();
     let login = |label: String, host: &str, port: u16, database: String, shard: u32| ServerTarget {
         label,
         host: host.to_owned(),
         port,
         user: user.name.clone(),
         password: user.server_password().map(str::to_string),
+        learned_key: Some(learned_key.clone()),
         database,
         connect_timeout: config.pool.connect_timeout,
         shard,
@@ -130,6 +134,7 @@ pub fn build_entry(user: &User, parts: &PoolParts<'_>) -> Arc<UserEntry> {
         replica_pools,
         source: user.clone(),
         sessions: Default::default(),
+        learned_key,
         rate: user.rate_limit.map(|r| {
             crate::limits::TokenBucket::new(r.per_minute, r.burst.unwrap_or(r.per_minute))
         }),

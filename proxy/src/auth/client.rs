@@ -2,7 +2,7 @@
 //! trust, per user. Unknown users go through the same exchange as known ones
 //! and fail at the end, so the reply does not reveal which users exist.
 
-use super::scram::{ScramError, ScramExchange, ScramVerifier};
+use super::scram::{ClientKey, ScramError, ScramExchange, ScramVerifier};
 use crate::config::{AuthMethod, User};
 use crate::protocol::builder;
 use crate::protocol::reader::BodyReader;
@@ -83,8 +83,9 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     user: &str,
     credentials: Option<&Credentials>,
     mock_secret: &[u8],
-) -> Result<(), AuthFailure> {
+) -> Result<Option<ClientKey>, AuthFailure> {
     const AUTH_MESSAGE_LIMIT: usize = 16 * 1024;
+    let mut client_key = None;
     let method = credentials
         .map(|c| c.method)
         .unwrap_or(AuthMethod::ScramSha256);
@@ -151,10 +152,11 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
             if frame.tag != b'p' {
                 return Err(protocol_error("expected SASLResponse"));
             }
-            let server_final = exchange.finish(&frame.body).map_err(scram_failure(user))?;
+            let (server_final, key) = exchange.finish(&frame.body).map_err(scram_failure(user))?;
             if known.is_none() {
                 return Err(password_failed(user));
             }
+            client_key = Some(key);
             builder::auth_sasl_step(&mut out, 12, server_final.as_bytes());
         }
     }
@@ -163,7 +165,7 @@ pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     }
     builder::auth_ok(&mut out);
     stream.write_all(&out).await?;
-    Ok(())
+    Ok(client_key)
 }
 
 fn scram_failure(user: &str) -> impl Fn(ScramError) -> AuthFailure + '_ {

@@ -4,5 +4,6 @@
 
 pub mod client;
 pub mod constant_time;
+pub mod passthrough;
 pub mod scram;
 pub mod server;

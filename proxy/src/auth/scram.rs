@@ -135,6 +135,49 @@ pub enum ScramError {
     WrongProof,
 }
 
+/// A client's SCRAM ClientKey with the verifier it belongs to: enough to
+/// log in to a server that stores that same verifier, without the password.
+#[derive(Clone)]
+pub struct ClientKey {
+    /// `HMAC(SaltedPassword, "Client Key")`.
+    pub key: [u8; 32],
+    /// The verifier (salt, iterations, stored and server keys).
+    pub verifier: ScramVerifier,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientKey(..)")
+    }
+}
+
+impl ScramVerifier {
+    /// The salt.
+    pub fn salt(&self) -> &[u8] {
+        &self.salt
+    }
+
+    /// PBKDF2 iterations.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// `H(ClientKey)`.
+    pub fn stored_key(&self) -> &[u8; 32] {
+        &self.stored_key
+    }
+
+    /// `HMAC(SaltedPassword, "Server Key")`.
+    pub fn server_key(&self) -> &[u8; 32] {
+        &self.server_key
+    }
+}
+
+/// HMAC-SHA-256 of the concatenated `parts`.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    hmac(key, parts)
+}
+
 /// The state between the server-first and client-final messages.
 pub struct ScramExchange {
     verifier: ScramVerifier,
@@ -192,8 +235,10 @@ impl ScramExchange {
         Ok((exchange, server_first))
     }
 
-    /// Checks the client-final message; returns the server-final message.
-    pub fn finish(self, client_final: &[u8]) -> Result<String, ScramError> {
+    /// Checks the client-final message; returns the server-final message
+    /// and the client's ClientKey (recovered from its proof, which SCRAM
+    /// passthrough uses to log in to servers that store the same verifier).
+    pub fn finish(self, client_final: &[u8]) -> Result<(String, ClientKey), ScramError> {
         let text =
             std::str::from_utf8(client_final).map_err(|_| ScramError::Malformed("not UTF-8"))?;
         let proof_at = text.rfind(",p=").ok_or(ScramError::Malformed("no proof"))?;
@@ -233,7 +278,13 @@ impl ScramExchange {
             return Err(ScramError::WrongProof);
         }
         let server_signature = hmac(&self.verifier.server_key, &[auth_message.as_bytes()]);
-        Ok(format!("v={}", B64.encode(server_signature)))
+        Ok((
+            format!("v={}", B64.encode(server_signature)),
+            ClientKey {
+                key: client_key,
+                verifier: self.verifier,
+            },
+        ))
     }
 }
 

@@ -2,6 +2,7 @@
 //! authentication requests (SCRAM-SHA-256, MD5, cleartext, or none) with the
 //! configured password, using `postgres-protocol` for the SCRAM client side.
 
+use super::passthrough::{KeyedScram, LearnedKey};
 use crate::protocol::builder;
 use crate::protocol::error::ServerError;
 use crate::protocol::reader::BodyReader;
@@ -22,6 +23,9 @@ pub enum ServerAuthError {
     /// The server wants a password but none is configured.
     #[error("server requires a password for user \"{0}\" but none is configured (users[].password or server_password)")]
     NoPassword(String),
+    /// SCRAM passthrough: no client of this user has logged in yet.
+    #[error("no server password for user \"{0}\", and no client of that user has logged in with SCRAM yet (shardwire logs in to servers with the keys a client proves; or set server_password)")]
+    NoKeyYet(String),
     /// The server asked for something the proxy does not implement.
     #[error("unsupported server authentication request {0}")]
     Unsupported(i32),
@@ -39,15 +43,19 @@ impl From<std::io::Error> for ServerAuthError {
     }
 }
 
-/// Answers authentication requests until `AuthenticationOk`.
+/// Answers authentication requests until `AuthenticationOk`, with the
+/// password, or for SCRAM without one, with the ClientKey a client of this
+/// user proved (SCRAM passthrough).
 pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
     user: &str,
     password: Option<&str>,
+    learned: Option<&LearnedKey>,
 ) -> Result<(), ServerAuthError> {
     let mut out = BytesMut::new();
     let mut scram: Option<ScramSha256> = None;
+    let mut keyed: Option<KeyedScram> = None;
     let need_password = || password.ok_or_else(|| ServerAuthError::NoPassword(user.to_string()));
     loop {
         let frame = read_frame(stream, buf, 1 << 20).await?;
@@ -86,7 +94,6 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
                 builder::frame(&mut out, b'p', |b| builder::put_cstr(b, hash.as_bytes()));
             }
             10 => {
-                let pw = need_password()?;
                 let mut offers_scram = false;
                 while let Some(m) = r.cstr() {
                     if m.is_empty() {
@@ -99,24 +106,44 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
                         "server does not offer SCRAM-SHA-256".into(),
                     ));
                 }
-                let s = ScramSha256::new(pw.as_bytes(), ChannelBinding::unsupported());
-                let msg = s.message().to_vec();
+                let msg = match (password, learned.and_then(LearnedKey::get)) {
+                    (Some(pw), _) => {
+                        let s = ScramSha256::new(pw.as_bytes(), ChannelBinding::unsupported());
+                        let msg = s.message().to_vec();
+                        scram = Some(s);
+                        msg
+                    }
+                    (None, Some(key)) => {
+                        let (k, msg) = KeyedScram::start(key);
+                        keyed = Some(k);
+                        msg.into_bytes()
+                    }
+                    (None, None) => return Err(ServerAuthError::NoKeyYet(user.to_string())),
+                };
                 builder::frame(&mut out, b'p', |b| {
                     builder::put_cstr(b, b"SCRAM-SHA-256");
                     b.put_i32(msg.len() as i32);
                     b.put_slice(&msg);
                 });
-                scram = Some(s);
             }
             11 => {
-                let s = scram.as_mut().ok_or_else(|| {
-                    ServerAuthError::Unexpected("SASLContinue before SASL".into())
-                })?;
-                s.update(r.rest())
-                    .map_err(|e| ServerAuthError::Scram(e.to_string()))?;
-                builder::password_message(&mut out, s.message());
+                if let Some(k) = keyed.as_mut() {
+                    let reply = k.respond(r.rest()).map_err(ServerAuthError::Scram)?;
+                    builder::password_message(&mut out, reply.as_bytes());
+                } else {
+                    let s = scram.as_mut().ok_or_else(|| {
+                        ServerAuthError::Unexpected("SASLContinue before SASL".into())
+                    })?;
+                    s.update(r.rest())
+                        .map_err(|e| ServerAuthError::Scram(e.to_string()))?;
+                    builder::password_message(&mut out, s.message());
+                }
             }
             12 => {
+                if let Some(k) = keyed.take() {
+                    k.finish(r.rest()).map_err(ServerAuthError::Scram)?;
+                    continue;
+                }
                 let mut s = scram
                     .take()
                     .ok_or_else(|| ServerAuthError::Unexpected("SASLFinal before SASL".into()))?;

@@ -115,11 +115,8 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             }
             _ => {}
         }
-        if u.server_password().is_none() && u.auth != AuthMethod::Trust {
-            return Err(invalid(
-                key("server_password"),
-                "with only a scram_verifier, `server_password` is needed to log in to servers",
-            ));
+        if u.server_password().is_none() && u.auth == AuthMethod::Md5 {
+            return Err(invalid(key("password"), "md5 needs the plain `password`"));
         }
     }
     for (i, name) in c.admin.users.iter().chain(&c.admin.stats_users).enumerate() {
@@ -205,10 +202,13 @@ fn validate_tls(c: &Config) -> Result<(), ConfigError> {
         ));
     }
     let verifying = |m: super::ServerTlsMode| {
-        matches!(m, super::ServerTlsMode::VerifyCa | super::ServerTlsMode::VerifyFull)
+        matches!(
+            m,
+            super::ServerTlsMode::VerifyCa | super::ServerTlsMode::VerifyFull
+        )
     };
-    let any_verify = verifying(c.server_tls.mode)
-        || c.shards.iter().filter_map(|s| s.server_tls).any(verifying);
+    let any_verify =
+        verifying(c.server_tls.mode) || c.shards.iter().filter_map(|s| s.server_tls).any(verifying);
     if any_verify && c.server_tls.ca_file.is_none() {
         return Err(invalid(
             "server_tls.ca_file",

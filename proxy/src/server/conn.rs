@@ -35,6 +35,9 @@ pub struct ServerTarget {
     pub connect_timeout: Duration,
     /// The shard this server belongs to.
     pub shard: u32,
+    /// ClientKey learned from this user's clients, for SCRAM passthrough
+    /// when no password is configured.
+    pub learned_key: Option<std::sync::Arc<crate::auth::passthrough::LearnedKey>>,
     /// TLS towards it (None: plaintext).
     pub tls: Option<(
         std::sync::Arc<crate::tls::ServerTls>,
@@ -192,6 +195,7 @@ impl ServerConn {
             &mut inbuf,
             &target.user,
             target.password.as_deref(),
+            target.learned_key.as_deref(),
         )
         .await
         .map_err(|source| ServerConnError::Login {

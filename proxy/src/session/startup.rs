@@ -213,7 +213,16 @@ async fn handshake(
                 return match authenticate(stream, buf, &login.user, credentials, &ctx.mock_secret)
                     .await
                 {
-                    Ok(()) => Ok(Handshake::Login(login)),
+                    Ok(key) => {
+                        // A verifier-only user: servers are logged in to
+                        // with the key this client just proved.
+                        if let (Some(key), Some(user)) = (key, &entry) {
+                            if user.source.server_password().is_none() {
+                                user.learned_key.learn(key);
+                            }
+                        }
+                        Ok(Handshake::Login(login))
+                    }
                     Err(AuthFailure::Refused(e)) => Err(Some(e)),
                     Err(AuthFailure::Wire(WireError::Frame(e))) => Err(Some(ErrorResponse::fatal(
                         SqlState::ProtocolViolation,

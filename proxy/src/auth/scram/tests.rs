@@ -9,7 +9,7 @@ fn run(client_password: &str, verifier: ScramVerifier) -> Result<(), ScramError>
     client
         .update(server_first.as_bytes())
         .map_err(|_| ScramError::WrongProof)?;
-    let server_final = exchange.finish(client.message())?;
+    let (server_final, _client_key) = exchange.finish(client.message())?;
     client
         .finish(server_final.as_bytes())
         .map_err(|_| ScramError::WrongProof)

@@ -1,0 +1,112 @@
+//! No plaintext password in the configuration: users listed with only the
+//! `scram_verifier` the server stores (copied from `pg_authid`) log in to
+//! shardwire, and shardwire logs in to the server with the ClientKey their
+//! proof revealed (SCRAM passthrough). A verifier that is not the server's
+//! gives a clear error.
+
+mod support;
+
+use shardwire::auth::scram::ScramVerifier;
+use shardwire::config::parse_str;
+use shardwire::proxy::RunningProxy;
+use shardwire_rig::{NodeOptions, Rig};
+use tokio_postgres::NoTls;
+
+fn message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifier_only_users_reach_the_server_without_a_password_in_the_config() {
+    let rig = Rig::new().expect("rig");
+    let node = rig
+        .start_primary("p", NodeOptions::default())
+        .await
+        .expect("primary");
+    rig.create_user(&node, "app", "app-secret")
+        .await
+        .expect("user");
+    rig.create_user(&node, "other", "other-secret")
+        .await
+        .expect("user");
+    rig.create_database(&node, "app", "app").await.expect("db");
+    let su = node.connect_superuser().await.expect("superuser");
+    su.batch_execute("GRANT CONNECT ON DATABASE app TO other")
+        .await
+        .expect("grant");
+    let stored: String = su
+        .query_one(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+            &[],
+        )
+        .await
+        .expect("pg_authid")
+        .get(0);
+    assert!(stored.starts_with("SCRAM-SHA-256$"), "{stored}");
+    // "other" gets a verifier of the right password but another salt.
+    let foreign = ScramVerifier::from_password("other-secret").to_text();
+    let config = format!(
+        r#"
+[proxy]
+listen = "127.0.0.1:0"
+database = "app"
+
+[[users]]
+name = "app"
+scram_verifier = "{stored}"
+
+[[users]]
+name = "other"
+scram_verifier = "{foreign}"
+
+[[shards]]
+primary = {{ host = "127.0.0.1", port = {} }}
+"#,
+        node.port()
+    );
+    assert!(!config.contains("app-secret") && !config.contains("other-secret"));
+    let proxy = RunningProxy::start(parse_str(&config).expect("config"))
+        .await
+        .expect("proxy");
+    let connect = |user: &str, password: &str| {
+        let conn_str = format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=app",
+            proxy.addr.port()
+        );
+        async move {
+            tokio_postgres::connect(&conn_str, NoTls)
+                .await
+                .map(|(client, conn)| {
+                    tokio::spawn(conn);
+                    client
+                })
+        }
+    };
+    let client = connect("app", "app-secret")
+        .await
+        .expect("passthrough login");
+    let row = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("query on the server");
+    assert_eq!(row.get::<_, String>(0), "app");
+    // Another session reuses the learned key for new server connections.
+    let second = connect("app", "app-secret").await.expect("second login");
+    second.simple_query("SELECT 1").await.expect("works");
+
+    let Err(wrong) = connect("app", "guess").await else {
+        panic!("a wrong password must be refused");
+    };
+    assert_eq!(wrong.code().map(|c| c.code()), Some("28P01"), "{wrong}");
+
+    let Err(e) = connect("other", "other-secret").await else {
+        panic!("a verifier that is not the server's cannot log in to it");
+    };
+    assert!(
+        message(&e).contains("different SCRAM verifier"),
+        "{}",
+        message(&e)
+    );
+}
