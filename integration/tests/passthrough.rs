@@ -110,3 +110,99 @@ primary = {{ host = "127.0.0.1", port = {} }}
         message(&e)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_query_looks_users_up_on_the_server() {
+    let rig = Rig::new().expect("rig");
+    let node = rig
+        .start_primary("p", NodeOptions::default())
+        .await
+        .expect("primary");
+    rig.create_user(&node, "app", "app").await.expect("user");
+    rig.create_user(&node, "lookup", "lookup-pw")
+        .await
+        .expect("lookup user");
+    rig.create_user(&node, "dynamic", "dyn-secret")
+        .await
+        .expect("user");
+    rig.create_database(&node, "app", "app").await.expect("db");
+    let su = node.connect_superuser().await.expect("superuser");
+    // The lookup runs through a SECURITY DEFINER function, as with PgBouncer.
+    su.batch_execute("GRANT CONNECT ON DATABASE app TO dynamic, lookup;")
+        .await
+        .expect("grants");
+    let db = node
+        .connect("postgres", "postgres", "app")
+        .await
+        .expect("superuser in app");
+    db.batch_execute(
+        "CREATE FUNCTION user_lookup(name text) RETURNS text LANGUAGE sql SECURITY DEFINER \
+           AS $$ SELECT rolpassword FROM pg_authid WHERE rolname = name $$; \
+         REVOKE ALL ON FUNCTION user_lookup(text) FROM PUBLIC; \
+         GRANT EXECUTE ON FUNCTION user_lookup(text) TO lookup;",
+    )
+    .await
+    .expect("lookup function");
+    let config = format!(
+        r#"
+[proxy]
+listen = "127.0.0.1:0"
+database = "app"
+
+[auth_query]
+query = "SELECT user_lookup($1)"
+user = "lookup"
+password = "lookup-pw"
+cache_ttl = "1s"
+
+[[users]]
+name = "app"
+password = "app"
+
+[[shards]]
+primary = {{ host = "127.0.0.1", port = {} }}
+"#,
+        node.port()
+    );
+    let proxy = RunningProxy::start(parse_str(&config).expect("config"))
+        .await
+        .expect("proxy");
+    let connect = |user: &str, password: &str| {
+        let conn_str = format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=app",
+            proxy.addr.port()
+        );
+        async move {
+            tokio_postgres::connect(&conn_str, NoTls)
+                .await
+                .map(|(client, conn)| {
+                    tokio::spawn(conn);
+                    client
+                })
+        }
+    };
+    let client = connect("dynamic", "dyn-secret")
+        .await
+        .expect("a user found by auth_query logs in");
+    let row = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .expect("query as that user on the server");
+    assert_eq!(row.get::<_, String>(0), "dynamic");
+    let Err(e) = connect("dynamic", "nope").await else {
+        panic!("wrong password refused");
+    };
+    assert_eq!(e.code().map(|c| c.code()), Some("28P01"));
+    let Err(e) = connect("ghost", "whatever").await else {
+        panic!("a user the query does not find is refused");
+    };
+    assert_eq!(e.code().map(|c| c.code()), Some("28P01"));
+    // A password change on the server applies after the cache TTL.
+    su.batch_execute("ALTER ROLE dynamic PASSWORD 'changed'")
+        .await
+        .expect("alter role");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    connect("dynamic", "changed")
+        .await
+        .expect("the new password after the TTL");
+}

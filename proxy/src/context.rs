@@ -54,6 +54,8 @@ pub struct Context {
     pub server_tls: Arc<crate::tls::ServerTls>,
     /// TLS for clients (RELOAD re-reads the certificate files).
     pub client_tls: std::sync::RwLock<crate::tls::ClientTls>,
+    /// When each `[auth_query]` user was looked up.
+    pub auth_query_cache: crate::auth_query::AuthQueryCache,
     /// Every connection's task (KILL, SHUTDOWN).
     pub sessions: crate::sessions::SessionTable,
     /// Route rules and lag bounds in force (RELOAD changes them).
@@ -192,6 +194,7 @@ impl Context {
             topology,
             replica_balancer: Default::default(),
             sessions: Default::default(),
+            auth_query_cache: Default::default(),
             server_tls,
             client_tls: std::sync::RwLock::new(client_tls),
             replica_settings: std::sync::RwLock::new(Arc::new(

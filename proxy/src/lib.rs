@@ -6,6 +6,7 @@
 //! - `session`: a client's life: handshake, relay loop, message handling;
 //! - `server`: server connections, their tracked state and pool manager;
 //! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
+//! - `auth_query`: looking up users that are not configured on the servers;
 //! - `protocol`: framing and the messages the proxy builds itself;
 //! - `tls`, `socket`: TLS both ways (rustls), and the plain-or-bridged socket;
 //! - `cancel`: routing cancel requests to the right backend;
@@ -26,6 +27,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod auth_query;
 pub mod cancel;
 pub mod config;
 pub mod context;

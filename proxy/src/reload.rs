@@ -140,9 +140,19 @@ fn apply_users(ctx: &Context, new: &Config, report: &mut ReloadReport) {
             }
         })
         .collect();
+    // Users looked up by [auth_query] are not in the file: keep them.
+    let mut entries = entries;
+    entries.extend(
+        current
+            .values()
+            .filter(|e| ctx.auth_query_cache.knows(&e.name))
+            .filter(|e| !new.users.iter().any(|u| u.name == e.name))
+            .cloned(),
+    );
     let removed: Vec<String> = current
         .keys()
         .filter(|name| !new.users.iter().any(|u| &u.name == *name))
+        .filter(|name| !ctx.auth_query_cache.knows(name))
         .cloned()
         .collect();
     if added.is_empty() && changed.is_empty() && removed.is_empty() {

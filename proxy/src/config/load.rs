@@ -190,6 +190,12 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     validate_replication(c)?;
     validate_limits(c)?;
     validate_tls(c)?;
+    if c.auth_query.query.is_some() && c.auth_query.user.is_none() {
+        return Err(invalid(
+            "auth_query.user",
+            "the lookup needs a login on the servers",
+        ));
+    }
     Ok(())
 }
 

@@ -44,6 +44,9 @@ pub struct Config {
     /// TLS towards the servers.
     #[serde(default)]
     pub server_tls: super::ServerTlsSection,
+    /// Looking up users that are not in `[[users]]` on the servers.
+    #[serde(default)]
+    pub auth_query: super::AuthQuerySection,
 }
 
 /// `[admin]`: who may use the admin console (database `shardwire`).

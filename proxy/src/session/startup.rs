@@ -208,7 +208,7 @@ async fn handshake(
             }
             StartupPacket::Startup(params) => {
                 let login = read_login(params, ctx)?;
-                let entry = ctx.users.get(&login.user);
+                let entry = crate::auth_query::resolve(ctx, &login.user).await;
                 let credentials = entry.as_ref().map(|u| &u.credentials);
                 return match authenticate(stream, buf, &login.user, credentials, &ctx.mock_secret)
                     .await
