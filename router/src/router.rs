@@ -164,7 +164,9 @@ impl Router {
             return plan;
         }
         let plan = Arc::new(build(sql, &self.rules));
-        self.cache.insert(shape, Arc::clone(&plan));
+        if plan.cacheable {
+            self.cache.insert(shape, Arc::clone(&plan));
+        }
         plan
     }
 }

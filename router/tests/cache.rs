@@ -65,3 +65,21 @@ fn router_is_send_and_sync() {
     check::<Router>();
     check::<shardwire_router::PreparedPlan>();
 }
+
+#[test]
+fn text_the_parser_rejects_does_not_poison_its_shape() {
+    // An unterminated literal lexes like a terminated one: same shape.
+    let r = router();
+    let bad = r.route(
+        "UPDATE users SET name = 'x' WHERE user_id = '5",
+        &shardwire_router::SessionHints::default(),
+    );
+    assert!(bad.is_ok(), "{bad:?}");
+    let good = r
+        .route(
+            "UPDATE users SET name = 'x' WHERE user_id = '7'",
+            &shardwire_router::SessionHints::default(),
+        )
+        .expect("routes");
+    assert_eq!(good.target, shardwire_router::Target::Shard(s(7)));
+}

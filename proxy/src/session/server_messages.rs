@@ -18,6 +18,9 @@ use bytes::Buf;
 /// Data rows larger than this are streamed to the client as they arrive.
 const STREAM_THRESHOLD: usize = 64 * 1024;
 
+/// Largest server message (other than rows) the proxy buffers.
+const BUFFERED_FRAME_LIMIT: usize = 1 << 30;
+
 fn desync(tag: u8) -> SessionEnd {
     SessionEnd::Fatal(ErrorResponse::fatal(
         SqlState::SystemError,
@@ -101,6 +104,11 @@ impl Session {
                 Ok(None) => return Ok(()),
                 Err(_) => return Err(desync(conn.inbuf[0])),
             };
+            // Rows stream through; anything else is buffered whole, so a
+            // server claiming an absurd size is refused, not believed.
+            if header.frame_len > BUFFERED_FRAME_LIMIT && !matches!(header.tag, b'D' | b'd') {
+                return Err(desync(header.tag));
+            }
             if conn.inbuf.len() < header.frame_len {
                 if matches!(header.tag, b'D' | b'd') && header.frame_len > STREAM_THRESHOLD {
                     let n = conn.inbuf.len();

@@ -137,4 +137,8 @@ pub(crate) struct Plan {
     pub pinned: Vec<(usize, Vec<u8>)>,
     /// Tables the statements name (lowercase, deduplicated).
     pub tables: std::sync::Arc<[String]>,
+    /// False when the parser rejected the text: such a plan must not be
+    /// cached, since a valid query can share the shape (an unterminated
+    /// `'5` lexes like `'5'`) and would inherit the wrong plan.
+    pub cacheable: bool,
 }

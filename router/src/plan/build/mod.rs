@@ -39,9 +39,11 @@ pub(crate) fn build(sql: &str, rules: &ShardingRules) -> Plan {
             }],
             pinned: Vec::new(),
             tables: std::sync::Arc::from([]),
+            cacheable: true,
         };
     }
     let parsed = std::panic::catch_unwind(|| pg_query::parse(sql));
+    let cacheable = matches!(parsed, Ok(Ok(_)));
     let stmts = match parsed {
         Ok(Ok(result)) => result
             .protobuf
@@ -62,6 +64,7 @@ pub(crate) fn build(sql: &str, rules: &ShardingRules) -> Plan {
         stmts,
         pinned: src.pinned,
         tables: src.tables.into_inner().into(),
+        cacheable,
     }
 }
 

@@ -1,0 +1,1 @@
+SELECT '7'::int8, CAST($1 AS bigint) FROM users WHERE user_id = '7'::bigint

@@ -1,0 +1,1 @@
+COPY users (user_id, name) FROM STDIN WITH (FORMAT csv)

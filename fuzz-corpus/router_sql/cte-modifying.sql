@@ -1,0 +1,1 @@
+WITH d AS (DELETE FROM users WHERE user_id = 3 RETURNING *) SELECT count(*) FROM d

@@ -1,0 +1,1 @@
+WITH x AS (SELECT user_id, avg(score) AS a FROM users WHERE user_id IN (1, 2) GROUP BY 1) SELECT * FROM x ORDER BY a DESC LIMIT 5

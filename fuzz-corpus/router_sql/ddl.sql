@@ -1,0 +1,1 @@
+CREATE TABLE t (id bigint PRIMARY KEY, user_id bigint NOT NULL); CREATE INDEX ON t (user_id)

@@ -1,0 +1,1 @@
+SELECT $$it's; a ' " string$$, $tag$ nested $$ $tag$ FROM users WHERE user_id = 4

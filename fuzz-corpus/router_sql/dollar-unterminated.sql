@@ -1,0 +1,1 @@
+SELECT $body$ never closed; SELECT 1

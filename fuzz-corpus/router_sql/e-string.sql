@@ -1,0 +1,1 @@
+SELECT E'it\'s \\ escaped; \n' FROM users WHERE user_id = E'5'

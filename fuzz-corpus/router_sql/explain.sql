@@ -1,0 +1,1 @@
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM users WHERE user_id = 1

@@ -1,0 +1,1 @@
+/* shardwire: user_id=forty-two */ SELECT 1

@@ -1,0 +1,1 @@
+/* shardwire: route=replicas */ SELECT count(*) FROM users

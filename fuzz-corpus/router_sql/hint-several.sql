@@ -1,0 +1,1 @@
+/* shardwire: user_id=1, shard=2 route=Replicas */ SELECT * FROM users

@@ -1,0 +1,1 @@
+/* shardwire: shard=3 */ UPDATE users SET n = 1

@@ -1,0 +1,1 @@
+/* shardwire: user_id=42 */ SELECT * FROM orders

@@ -1,0 +1,1 @@
+INSERT INTO users (user_id, name) VALUES (1, 'a'), (7, 'b') RETURNING *

@@ -1,0 +1,1 @@
+SELECT u.name, o.total FROM users u JOIN orders o ON o.user_id = u.user_id WHERE u.user_id = 7

@@ -1,0 +1,1 @@
+BEGIN; SELECT * FROM users WHERE user_id = 1; UPDATE users SET n = 0 WHERE user_id = 1; COMMIT;

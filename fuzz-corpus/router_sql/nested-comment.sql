@@ -1,0 +1,1 @@
+SELECT /* outer /* inner */ still comment */ 1 FROM users WHERE user_id = 2

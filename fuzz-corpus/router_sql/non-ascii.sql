@@ -1,0 +1,1 @@
+SELECT 'ü', "таблица"."ключ" FROM "таблица" WHERE user_id = '１' AND x = '🐘'

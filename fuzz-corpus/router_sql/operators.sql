@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE user_id = 1 OR user_id = 2 AND NOT (user_id <> 3) AND user_id BETWEEN 1 AND 5

@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE user_id = $99999 OR user_id = $0 OR user_id = $2147483648

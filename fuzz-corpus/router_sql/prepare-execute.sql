@@ -1,0 +1,1 @@
+PREPARE p (bigint) AS SELECT * FROM users WHERE user_id = $1; EXECUTE p(5)

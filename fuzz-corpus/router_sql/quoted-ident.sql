@@ -1,0 +1,1 @@
+SELECT "user_id" FROM "Users" WHERE "user_id" = 3

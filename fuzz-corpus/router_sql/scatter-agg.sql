@@ -1,0 +1,1 @@
+SELECT country, count(*), avg(score), min(score), max(score), sum(score) FROM users GROUP BY country ORDER BY 2 DESC LIMIT 10 OFFSET 5

@@ -1,0 +1,1 @@
+SELECT user_id, name FROM users ORDER BY name NULLS FIRST, user_id DESC FETCH FIRST 3 ROWS ONLY

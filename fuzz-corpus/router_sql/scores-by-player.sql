@@ -1,0 +1,1 @@
+SELECT * FROM scores WHERE player_id = 5 AND game_id = $1

@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE user_id = ANY('{1,2,7}'::bigint[])

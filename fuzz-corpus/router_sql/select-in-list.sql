@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE user_id IN (1, 2, 3, -9223372036854775808)

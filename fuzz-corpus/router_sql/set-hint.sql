@@ -1,0 +1,1 @@
+SET shardwire.user_id = 42

@@ -1,0 +1,1 @@
+SET LOCAL shardwire.shard TO '2'

@@ -1,0 +1,1 @@
+SELECT * FROM users WHERE user_id = (SELECT user_id FROM orders WHERE id = 5) AND EXISTS (SELECT 1 FROM bans WHERE bans.user_id = users.user_id)

@@ -1,0 +1,1 @@
+SELECT U&'d\0061t\+000061' FROM users WHERE user_id = 1

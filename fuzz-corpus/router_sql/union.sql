@@ -1,0 +1,1 @@
+SELECT user_id FROM users WHERE user_id = 1 UNION ALL SELECT user_id FROM orders WHERE user_id = 1

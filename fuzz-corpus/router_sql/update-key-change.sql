@@ -1,0 +1,1 @@
+UPDATE users SET user_id = 2 WHERE user_id = 1

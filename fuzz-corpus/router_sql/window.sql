@@ -1,0 +1,1 @@
+SELECT user_id, rank() OVER (PARTITION BY country ORDER BY score DESC) FROM users
