@@ -486,3 +486,63 @@ async fn planned_switchover_under_load_gives_no_client_error() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_promoted_behind_shardwires_back_is_adopted_and_the_old_primary_fenced() {
+    // As after a restart of shardwire with the configuration from before
+    // a failover: the "standby" is a primary on a newer timeline.
+    let topo = Replicated::start(Layout {
+        shards: 1,
+        standbys: 1,
+        sync: false,
+        relay_shard0: false,
+    })
+    .await;
+    topo.wait_monitored().await;
+    let standby = &topo.standbys[0][0];
+    standby
+        .connect_superuser()
+        .await
+        .expect("standby")
+        .batch_execute("SELECT pg_promote(true, 30)")
+        .await
+        .expect("promote by hand");
+    let state = topo.proxy.context.topology.shard(0).expect("shard").clone();
+    wait_until(
+        "routing to move to the newer timeline",
+        Duration::from_secs(20),
+        || state.primary().port == standby.port(),
+    )
+    .await;
+    let failovers = topo.admin("SHOW FAILOVERS").await;
+    assert!(
+        failovers.iter().any(|r| r[5].as_deref() == Some("adopted")),
+        "{failovers:?}"
+    );
+    // The old primary is fenced and made read-only.
+    let old = &topo.primaries[0];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ro: String = old
+            .connect_superuser()
+            .await
+            .expect("old primary")
+            .query_one("SHOW default_transaction_read_only", &[])
+            .await
+            .expect("show")
+            .get(0);
+        if ro == "on" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old primary was never made read-only"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let c = topo.client().await;
+    c.execute("INSERT INTO writes (user_id, seq) VALUES (0, 1)", &[])
+        .await
+        .expect("writes go to the adopted primary");
+    assert_eq!(rows_on(standby, 0).await, vec![1]);
+}

@@ -21,6 +21,9 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Default)]
 pub struct AuthQueryCache {
     fetched: Mutex<HashMap<String, Instant>>,
+    /// Names the query did not find, and when (no lookup again until the
+    /// TTL passes: unknown names cannot make shardwire hammer shard 0).
+    missing: Mutex<HashMap<String, Instant>>,
 }
 
 impl AuthQueryCache {
@@ -39,7 +42,24 @@ impl AuthQueryCache {
             .insert(user.to_owned(), Instant::now());
     }
 
-    fn forget(&self, user: &str) -> bool {
+    fn missing_recently(&self, user: &str, ttl: Duration) -> bool {
+        let mut missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
+        if missing.len() > 10_000 {
+            missing.retain(|_, t| t.elapsed() < ttl);
+        }
+        missing.get(user).is_some_and(|t| t.elapsed() < ttl)
+    }
+
+    fn mark_missing(&self, user: &str) {
+        self.missing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_owned(), Instant::now());
+    }
+
+    /// Forgets `user` (RELOAD listed it in `[[users]]`); true if it was
+    /// looked up before.
+    pub fn forget(&self, user: &str) -> bool {
         self.fetched
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -67,6 +87,9 @@ pub async fn resolve(ctx: &Context, name: &str) -> Option<Arc<UserEntry>> {
     let looked_up = ctx.auth_query_cache.knows(name);
     if cached.is_some() && (!looked_up || ctx.auth_query_cache.fresh(name, aq.cache_ttl)) {
         return cached;
+    }
+    if cached.is_none() && ctx.auth_query_cache.missing_recently(name, aq.cache_ttl) {
+        return None;
     }
     match tokio::time::timeout(LOOKUP_TIMEOUT, lookup(ctx, query, name)).await {
         Ok(Ok(Some(verifier))) => {
@@ -104,20 +127,23 @@ pub async fn resolve(ctx: &Context, name: &str) -> Option<Arc<UserEntry>> {
                 server_tls: &ctx.server_tls,
             };
             let entry = build_entry(&user, &parts);
-            let mut all: Vec<Arc<UserEntry>> =
-                ctx.users.values().filter(|u| u.name != name).collect();
-            all.push(entry.clone());
-            ctx.users.replace(all);
+            ctx.users.update(|users| {
+                // A RELOAD may have listed the user meanwhile: it wins.
+                if !users.contains_key(name) || ctx.auth_query_cache.knows(name) {
+                    users.insert(name.to_owned(), entry.clone());
+                }
+            });
             ctx.auth_query_cache.mark(name);
             tracing::info!(user = name, "user looked up with auth_query");
             Some(entry)
         }
         Ok(Ok(None)) => {
+            ctx.auth_query_cache.mark_missing(name);
             if ctx.auth_query_cache.forget(name) {
                 // Dropped on the server: forget it here too.
-                let all: Vec<Arc<UserEntry>> =
-                    ctx.users.values().filter(|u| u.name != name).collect();
-                ctx.users.replace(all);
+                ctx.users.update(|users| {
+                    users.remove(name);
+                });
             }
             None
         }

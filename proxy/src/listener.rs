@@ -36,6 +36,10 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
                     task_ctx.sessions.remove(id);
                 });
                 ctx.sessions.insert(id, task.abort_handle());
+                if task.is_finished() {
+                    // It ended before it was recorded: do not keep it.
+                    ctx.sessions.remove(id);
+                }
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off, keep serving.

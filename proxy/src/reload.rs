@@ -155,6 +155,10 @@ fn apply_users(ctx: &Context, new: &Config, report: &mut ReloadReport) {
         .filter(|name| !ctx.auth_query_cache.knows(name))
         .cloned()
         .collect();
+    for u in &new.users {
+        // Listed now: no longer an [auth_query] user.
+        ctx.auth_query_cache.forget(&u.name);
+    }
     if added.is_empty() && changed.is_empty() && removed.is_empty() {
         return;
     }
@@ -190,6 +194,22 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
         "pool.connect_timeout",
         format!("{:?}", old.pool.connect_timeout),
         format!("{:?}", new.pool.connect_timeout),
+    );
+    check(
+        "proxy limits (max_client_connections, max_unauthenticated, auth_timeout)",
+        format!(
+            "{} {} {:?}",
+            old.proxy.max_client_connections, old.proxy.max_unauthenticated, old.proxy.auth_timeout
+        ),
+        format!(
+            "{} {} {:?}",
+            new.proxy.max_client_connections, new.proxy.max_unauthenticated, new.proxy.auth_timeout
+        ),
+    );
+    check(
+        "auth_query",
+        format!("{:?}", old.auth_query),
+        format!("{:?}", new.auth_query),
     );
     check(
         "server_tls",

@@ -12,7 +12,6 @@ use tokio::task::AbortHandle;
 /// One connection's task.
 struct Entry {
     handle: AbortHandle,
-    admin: bool,
 }
 
 /// The connections' tasks and the shutdown state.
@@ -20,6 +19,9 @@ struct Entry {
 pub struct SessionTable {
     next: AtomicU64,
     entries: Mutex<HashMap<u64, Entry>>,
+    /// Admin console sessions (kept apart: a task may mark itself before
+    /// the listener has recorded it).
+    admins: Mutex<std::collections::HashSet<u64>>,
     shutting_down: AtomicBool,
     /// Open client connections (all kinds), against
     /// `proxy.max_client_connections`.
@@ -43,36 +45,34 @@ impl SessionTable {
     /// Records connection `id`'s task.
     pub fn insert(&self, id: u64, handle: AbortHandle) {
         if !handle.is_finished() {
-            self.lock().insert(
-                id,
-                Entry {
-                    handle,
-                    admin: false,
-                },
-            );
+            self.lock().insert(id, Entry { handle });
         }
     }
 
     /// Marks `id` as an admin console session (KILL spares it).
     pub fn mark_admin(&self, id: u64) {
-        if let Some(e) = self.lock().get_mut(&id) {
-            e.admin = true;
-        }
+        self.admin_set().insert(id);
+    }
+
+    fn admin_set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u64>> {
+        self.admins.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Forgets `id` (its task ended).
     pub fn remove(&self, id: u64) {
         self.lock().remove(&id);
+        self.admin_set().remove(&id);
     }
 
     /// Ends every client session (admin consoles too when `all`); returns
     /// how many.
     pub fn kill(&self, all: bool) -> usize {
+        let admins = self.admin_set().clone();
         let mut entries = self.lock();
         let doomed: Vec<u64> = entries
-            .iter()
-            .filter(|(_, e)| all || !e.admin)
-            .map(|(id, _)| *id)
+            .keys()
+            .filter(|id| all || !admins.contains(id))
+            .copied()
             .collect();
         for id in &doomed {
             if let Some(e) = entries.remove(id) {
@@ -84,7 +84,8 @@ impl SessionTable {
 
     /// Client sessions (not admin consoles) currently open.
     pub fn clients(&self) -> usize {
-        self.lock().values().filter(|e| !e.admin).count()
+        let admins = self.admin_set().clone();
+        self.lock().keys().filter(|id| !admins.contains(id)).count()
     }
 
     /// Refuse new clients from now on.

@@ -69,6 +69,7 @@ pub fn build_entry(user: &User, parts: &PoolParts<'_>) -> Arc<UserEntry> {
         user: user.name.clone(),
         password: user.server_password().map(str::to_string),
         learned_key: Some(learned_key.clone()),
+        read_only: shard == u32::MAX,
         database,
         connect_timeout: config.pool.connect_timeout,
         shard,
@@ -181,6 +182,14 @@ impl UserTable {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Changes the table in place (atomically with other updates).
+    pub fn update(&self, f: impl FnOnce(&mut HashMap<String, Arc<UserEntry>>)) {
+        let mut guard = self.users.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = (**guard).clone();
+        f(&mut map);
+        *guard = Arc::new(map);
     }
 
     /// Installs a new set of users.

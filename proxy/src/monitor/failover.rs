@@ -87,7 +87,16 @@ async fn promote_best(
     conns: &mut Conns,
 ) -> Result<(Endpoint, String), String> {
     let standbys = shard.standbys();
-    let ranked = promote::rank_standbys(ctx, conns, &standbys).await;
+    let (ranked, missing) = promote::rank_all(ctx, conns, &standbys).await;
+    if !shard.sync_names().is_empty() && !missing.is_empty() {
+        // With synchronous replication an acknowledged commit is on at
+        // least one standby, maybe only on one that did not answer:
+        // promoting another could lose it.
+        return Err(format!(
+            "not promoted: standby {} did not answer, and with synchronous replication it may hold the only copy of acknowledged commits; bring it back or promote by hand",
+            missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let Some(best) = ranked.first().cloned() else {
         return Err(format!(
             "no standby could be promoted: none of {} answered in recovery",
@@ -116,7 +125,21 @@ pub async fn finish_promotion(
     others: &[Candidate],
 ) -> Result<(Endpoint, String), String> {
     let was_sync = !shard.sync_names().is_empty();
-    promote::promote(conns, &winner.node).await?;
+    if let Err(e) = promote::promote(conns, &winner.node).await {
+        // pg_promote may fail or time out and still promote: ask again.
+        match promote::is_primary(conns, &winner.node).await {
+            Some(true) => tracing::warn!(node = %winner.node, error = %e,
+                "pg_promote reported a failure but the node is out of recovery: installing it"),
+            Some(false) => return Err(e),
+            None => {
+                shard.block_promotions(format!(
+                    "promotion of {} ended in an unknown state ({e}); automatic failover is off for this shard until an operator checks it (SWITCHOVER or a restart clears it)",
+                    winner.node
+                ));
+                return Err(e);
+            }
+        }
+    }
     let mut notes = vec![format!(
         "promoted {} at {}",
         winner.node,
@@ -132,7 +155,26 @@ pub async fn finish_promotion(
         }
     }
     let old_primary = shard.primary();
+    // Standbys that did not answer still follow the old primary (maybe on
+    // its timeline past the promotion point): they are no longer counted
+    // as this shard's standbys until an operator re-adds them.
+    let unreached: Vec<Endpoint> = shard
+        .standbys()
+        .into_iter()
+        .filter(|s| s != &winner.node && !others.iter().any(|o| &o.node == s))
+        .collect();
     promote::swap_routing(ctx, shard, &winner.node);
+    if !unreached.is_empty() {
+        shard.drop_standbys(&unreached);
+        notes.push(format!(
+            "dropped unreachable standby {} (rebuild it from the new primary)",
+            unreached
+                .iter()
+                .map(|u| u.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if let Some(login) = super::replica_login(&ctx.config) {
         if !ctx.config.replica_cluster.nodes.is_empty() {
             notes.push("replica-cluster subscriptions are being re-created".into());

@@ -19,6 +19,8 @@ pub struct Probe {
     pub streaming: bool,
     /// `synchronous_standby_names`.
     pub sync_names: String,
+    /// Standbys: `host:port` the WAL receiver streams from.
+    pub sender: Option<String>,
 }
 
 const PROBE_SQL: &str = "SELECT pg_is_in_recovery(), \
@@ -28,7 +30,8 @@ const PROBE_SQL: &str = "SELECT pg_is_in_recovery(), \
     CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) \
          ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, \
     coalesce((SELECT status = 'streaming' FROM pg_stat_wal_receiver), false), \
-    current_setting('synchronous_standby_names')";
+    current_setting('synchronous_standby_names'), \
+    (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver)";
 
 /// Runs the health check on `conn`'s node.
 pub async fn probe(conn: &mut ControlConn) -> Result<Probe, String> {
@@ -48,6 +51,7 @@ pub async fn probe(conn: &mut ControlConn) -> Result<Probe, String> {
             .map(|t| t as u32),
         streaming: row.try_get(4).map_err(|e| e.to_string())?,
         sync_names: text(5)?.unwrap_or_default(),
+        sender: text(6)?,
     })
 }
 

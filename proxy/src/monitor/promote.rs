@@ -22,8 +22,36 @@ pub struct Candidate {
     pub node: Endpoint,
     /// Last WAL position received (or replayed).
     pub lsn: u64,
-    /// Its `cluster_name` (the name it streams under).
+    /// The name it streams under (`application_name` of its
+    /// `primary_conninfo`, else its `cluster_name`).
     pub name: String,
+}
+
+/// The `application_name` a standby streams under.
+fn stream_name(conninfo: &str, cluster_name: &str) -> String {
+    conninfo
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("application_name="))
+        .map(|v| v.trim_matches('\'').to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| cluster_name.to_owned())
+}
+
+/// Ranks `standbys` for promotion; the second list holds the standbys that
+/// did not answer (they may hold WAL the others lack).
+pub async fn rank_all(
+    ctx: &Context,
+    conns: &mut Conns,
+    standbys: &[Endpoint],
+) -> (Vec<Candidate>, Vec<Endpoint>) {
+    let ranked = rank_standbys(ctx, conns, standbys).await;
+    let missing = standbys
+        .iter()
+        .filter(|s| !ctx.topology.is_banned(s))
+        .filter(|s| !ranked.iter().any(|c| &c.node == *s))
+        .cloned()
+        .collect();
+    (ranked, missing)
 }
 
 /// Every reachable standby in recovery, best (most WAL) first.
@@ -34,7 +62,7 @@ pub async fn rank_standbys(
 ) -> Vec<Candidate> {
     let sql = "SELECT pg_is_in_recovery(), \
         coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, \
-        current_setting('cluster_name')";
+        current_setting('cluster_name'), current_setting('primary_conninfo')";
     let mut found = Vec::new();
     for node in standbys {
         if ctx.topology.is_banned(node) {
@@ -59,7 +87,9 @@ pub async fn rank_standbys(
             .flatten()
             .as_deref()
             .and_then(parse_lsn);
-        let name = row.try_get::<_, String>(2).unwrap_or_default();
+        let cluster = row.try_get::<_, String>(2).unwrap_or_default();
+        let conninfo = row.try_get::<_, String>(3).unwrap_or_default();
+        let name = stream_name(&conninfo, &cluster);
         match (in_recovery, lsn) {
             (true, Some(lsn)) => found.push(Candidate {
                 node: node.clone(),
@@ -73,6 +103,16 @@ pub async fn rank_standbys(
     }
     found.sort_by_key(|c| std::cmp::Reverse(c.lsn));
     found
+}
+
+/// Whether `node` answers and is out of recovery (a primary); None when it
+/// cannot be asked.
+pub async fn is_primary(conns: &mut Conns, node: &Endpoint) -> Option<bool> {
+    let conn = conns.get(node)?;
+    let rows = conn.query("SELECT pg_is_in_recovery()").await.ok()?;
+    rows.first()
+        .and_then(|r| r.try_get::<_, bool>(0).ok())
+        .map(|in_recovery| !in_recovery)
 }
 
 /// Promotes `node` and waits until it has left recovery.

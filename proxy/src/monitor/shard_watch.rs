@@ -62,7 +62,14 @@ struct Watch {
     first_failure: Option<Instant>,
     /// The current incident was already reported (refusal or no candidate).
     reported: bool,
+    /// No new failover attempt before this (after a failed one).
+    next_attempt: Option<Instant>,
+    /// Fenced nodes already made read-only.
+    read_only_fenced: Vec<Endpoint>,
 }
+
+/// Time between two failover attempts of one incident.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the control loop of `shard` until the task is aborted.
 pub async fn run(ctx: Arc<Context>, shard: Arc<ShardState>, login: ControlLogin) {
@@ -70,6 +77,8 @@ pub async fn run(ctx: Arc<Context>, shard: Arc<ShardState>, login: ControlLogin)
         conns: Conns::new(login),
         first_failure: None,
         reported: false,
+        next_attempt: None,
+        read_only_fenced: Vec::new(),
     };
     let mut ticks = tokio::time::interval(ctx.config.replication.check_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -169,6 +178,8 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
     };
 
     let mut streaming_standbys = Vec::new();
+    let mut promoted_elsewhere: Vec<(Endpoint, Option<u32>)> = Vec::new();
+    let mut fenced_primaries = Vec::new();
     for (node, outcome) in others.iter().zip(other_results) {
         let Some((conn, result)) = outcome else {
             continue;
@@ -177,8 +188,17 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
         let is_fenced = fenced.contains(node);
         match result {
             Ok((p, beats)) => {
-                if !is_fenced && p.streaming {
+                // A standby streaming from a fenced former primary says
+                // nothing about the current one.
+                let from_fenced = p
+                    .sender
+                    .as_deref()
+                    .is_some_and(|s| fenced.iter().any(|f| same_node(s, f)));
+                if !is_fenced && p.streaming && !from_fenced {
                     streaming_standbys.push(node.clone());
+                }
+                if !is_fenced && !p.in_recovery {
+                    promoted_elsewhere.push((node.clone(), p.timeline));
                 }
                 let seen = beats.iter().find(|(s, _)| *s == shard.index).map(|b| b.1);
                 let lag_seconds = probe::heartbeat_lag(settled, latest, seen, now);
@@ -189,8 +209,7 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
                     _ => None,
                 };
                 if is_fenced && !p.in_recovery {
-                    tracing::warn!(shard = shard.index, node = %node,
-                        "a fenced former primary is running and claims to be a primary; it gets no traffic");
+                    fenced_primaries.push(node.clone());
                 }
                 record_up(ctx, node, &p, |n| {
                     n.lag_bytes = lag_bytes;
@@ -203,6 +222,27 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
         }
     }
 
+    fence_former_primaries(shard, watch, &fenced_primaries).await;
+    if let Some((node, timeline)) = promoted_elsewhere.first().cloned() {
+        // A "standby" is a primary: promoted while shardwire was not
+        // looking (e.g. shardwire restarted after a failover, with the old
+        // configuration). The newer timeline is the real primary.
+        let current = ctx.topology.nodes.get(&primary).and_then(|n| n.timeline);
+        let newer = match (timeline, current) {
+            (Some(t), Some(c)) => t > c,
+            (Some(_), None) => !primary_ok,
+            _ => false,
+        };
+        if newer {
+            adopt(ctx, shard, &primary, &node, timeline, current);
+            return;
+        }
+        if primary_ok && !watch.reported {
+            watch.reported = true;
+            tracing::error!(shard = shard.index, primary = %primary, other = %node,
+                "two nodes of this shard are primaries and the timelines do not say which is newer: check the shard by hand");
+        }
+    }
     if primary_ok {
         if watch.first_failure.take().is_some() {
             tracing::info!(shard = shard.index, primary = %primary, "the primary answers again");
@@ -246,6 +286,17 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
         }
         return;
     }
+    if let Some(why) = shard.promotions_blocked() {
+        shard.set_phase(ShardPhase::Down);
+        if !watch.reported {
+            watch.reported = true;
+            failover::record_refusal(ctx, shard, &primary, first_failure, why);
+        }
+        return;
+    }
+    if watch.next_attempt.is_some_and(|t| Instant::now() < t) {
+        return;
+    }
     if !settings.auto_failover || standbys.is_empty() {
         shard.set_phase(ShardPhase::Down);
         if !watch.reported {
@@ -269,9 +320,84 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
     if promoted {
         watch.first_failure = None;
         watch.reported = false;
+        watch.next_attempt = None;
     } else {
         watch.reported = true;
+        watch.next_attempt = Some(Instant::now() + RETRY_AFTER);
     }
+}
+
+/// Whether `sender` (`host:port` from pg_stat_wal_receiver) is `node`.
+fn same_node(sender: &str, node: &Endpoint) -> bool {
+    let loopback = |h: &str| matches!(h, "127.0.0.1" | "localhost" | "::1");
+    match sender.rsplit_once(':') {
+        Some((host, port)) => {
+            port == node.port.to_string()
+                && (host == node.host || (loopback(host) && loopback(&node.host)))
+        }
+        None => false,
+    }
+}
+
+/// Makes former primaries that came back as primaries read-only, so
+/// nothing (not even clients connecting to them directly) writes there.
+async fn fence_former_primaries(shard: &ShardState, watch: &mut Watch, nodes: &[Endpoint]) {
+    for node in nodes {
+        if watch.read_only_fenced.contains(node) {
+            continue;
+        }
+        let Some(conn) = watch.conns.get(node) else {
+            continue;
+        };
+        let limit = conn.timeout();
+        let done = conn
+            .execute("ALTER SYSTEM SET default_transaction_read_only = on", limit)
+            .await
+            .and(conn.execute("SELECT pg_reload_conf()", limit).await);
+        match done {
+            Ok(()) => {
+                tracing::warn!(shard = shard.index, node = %node,
+                    "a fenced former primary came back as a primary: made read-only; it gets no traffic (rebuild it as a standby)");
+                watch.read_only_fenced.push(node.clone());
+            }
+            Err(e) => tracing::warn!(shard = shard.index, node = %node, error = %e,
+                "could not make a fenced former primary read-only"),
+        }
+    }
+}
+
+/// Moves the shard's traffic to `node`, found already promoted on a newer
+/// timeline than the configured primary's.
+fn adopt(
+    ctx: &Arc<Context>,
+    shard: &Arc<ShardState>,
+    old: &Endpoint,
+    node: &Endpoint,
+    timeline: Option<u32>,
+    old_timeline: Option<u32>,
+) {
+    super::promote::swap_routing(ctx, shard, node);
+    shard.set_phase(ShardPhase::Serving);
+    let detail = format!(
+        "{node} is already a primary on timeline {} (the configured primary is on {}): routing moved to it, {old} fenced",
+        timeline.map_or("?".into(), |t| t.to_string()),
+        old_timeline.map_or("?".into(), |t| t.to_string()),
+    );
+    tracing::warn!(shard = shard.index, "{detail}");
+    failover::finish(
+        ctx,
+        crate::topology::FailoverRecord {
+            shard: shard.index,
+            kind: crate::topology::FailoverKind::Automatic,
+            started: std::time::SystemTime::now(),
+            old_primary: old.to_string(),
+            new_primary: Some(node.to_string()),
+            total: std::time::Duration::ZERO,
+            paused: std::time::Duration::ZERO,
+            outcome: "adopted",
+            detail,
+        },
+    );
 }
 
 fn record_up(

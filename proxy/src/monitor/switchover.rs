@@ -64,7 +64,19 @@ pub async fn switchover(
     .await;
     let paused = paused_at.elapsed();
     let (outcome, new_primary, detail) = match result {
-        Ok((node, detail)) => ("promoted", Some(node.to_string()), detail),
+        Ok((node, detail)) => {
+            shard.unblock_promotions();
+            ("promoted", Some(node.to_string()), detail)
+        }
+        Err(e) if promote::is_primary(&mut conns, &winner.node).await != Some(false) => {
+            // The target may have been promoted after all: keeping the old
+            // primary read-only is the only safe state.
+            (
+                "failed",
+                None,
+                format!("{e}; {} may be a primary now, so {old_primary} stays read-only: check both by hand", winner.node),
+            )
+        }
         Err(e) => {
             // Nothing was promoted: the old primary takes writes again.
             if let Some(conn) = conns.get(&old_primary) {
@@ -138,6 +150,29 @@ async fn stop_writes(conns: &mut Conns, primary: &Endpoint) -> Result<u64, Strin
     conn.execute("SELECT pg_reload_conf()", limit)
         .await
         .map_err(|e| format!("reloading {primary}: {e}"))?;
+    // Transactions that began before the reload may still write: wait
+    // until none holds a transaction id.
+    let deadline = Instant::now() + limit;
+    loop {
+        let rows = conn
+            .query(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE backend_xid IS NOT NULL AND backend_type = 'client backend' \
+                 AND pid <> pg_backend_pid()",
+            )
+            .await
+            .map_err(|e| format!("checking running writes on {primary}: {e}"))?;
+        let writing: i64 = rows.first().and_then(|r| r.try_get(0).ok()).unwrap_or(0);
+        if writing == 0 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{writing} transaction(s) still writing on {primary} after {limit:?}"
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+    }
     let rows = conn
         .query("SELECT pg_current_wal_lsn()::text")
         .await

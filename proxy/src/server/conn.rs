@@ -38,6 +38,8 @@ pub struct ServerTarget {
     /// ClientKey learned from this user's clients, for SCRAM passthrough
     /// when no password is configured.
     pub learned_key: Option<std::sync::Arc<crate::auth::passthrough::LearnedKey>>,
+    /// Sessions on it are read-only (replica-cluster nodes).
+    pub read_only: bool,
     /// TLS towards it (None: plaintext).
     pub tls: Option<(
         std::sync::Arc<crate::tls::ServerTls>,
@@ -180,14 +182,15 @@ impl ServerConn {
             None => Socket::Tcp(stream),
         };
         let mut out = BytesMut::new();
-        builder::startup_message(
-            &mut out,
-            &[
-                ("user", &target.user),
-                ("database", &target.database),
-                ("application_name", "shardwire"),
-            ],
-        );
+        let mut params: Vec<(&str, &str)> = vec![
+            ("user", &target.user),
+            ("database", &target.database),
+            ("application_name", "shardwire"),
+        ];
+        if target.read_only {
+            params.push(("options", "-c default_transaction_read_only=on"));
+        }
+        builder::startup_message(&mut out, &params);
         stream.write_all(&out).await.map_err(WireError::Io)?;
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         login(

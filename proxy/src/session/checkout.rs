@@ -48,8 +48,19 @@ pub(crate) async fn primary_connection(
         }
         let generation = state.generation();
         match pool.get().await {
-            Ok(conn) => return Ok(conn),
-            Err(PoolError::Connect(e)) if can_fail_over && Instant::now() < deadline => {
+            Ok(conn) => {
+                // A failover or switchover may have closed the gate (or
+                // moved the primary) while we waited for the pool: give
+                // the connection back and wait at the gate instead.
+                if state.gate.is_paused() || conn.generation != state.generation() {
+                    drop(conn);
+                    continue;
+                }
+                return Ok(conn);
+            }
+            Err(PoolError::Connect(e))
+                if can_fail_over && unreachable(&e) && Instant::now() < deadline =>
+            {
                 tracing::debug!(shard, error = %e, "primary unreachable; waiting for the monitor");
                 // Wait for a failover or the primary's return, then retry.
                 while state.generation() == generation
@@ -77,6 +88,13 @@ pub(crate) async fn primary_connection(
             Err(e) => return Err(checkout_error(e, user, pool.manager())),
         }
     }
+}
+
+/// Whether the server could not be reached at all (worth waiting for a
+/// failover), as opposed to refusing the login or the TLS handshake.
+fn unreachable(e: &crate::server::conn::ServerConnError) -> bool {
+    use crate::server::conn::ServerConnError as E;
+    matches!(e, E::Connect { .. } | E::Timeout(_) | E::Wire(_))
 }
 
 fn failing_over(shard: u32, limit: std::time::Duration) -> ErrorResponse {

@@ -223,6 +223,12 @@ impl Session {
     /// (takes a token otherwise).
     fn over_rate(&self) -> Option<ErrorResponse> {
         let bucket = self.user.rate.as_ref()?;
+        if self.in_transaction() {
+            // A refusal inside a transaction would not abort it on the
+            // server: statements of an open transaction are not limited
+            // (its first statement was).
+            return None;
+        }
         let wait = bucket.try_take(std::time::Instant::now()).err()?;
         self.ctx
             .metrics

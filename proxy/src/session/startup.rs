@@ -24,6 +24,8 @@ use tokio::net::TcpStream;
 
 /// What the client asked for in its startup packet.
 struct Login {
+    /// The entry the client authenticated against.
+    entry: Option<Arc<crate::users::UserEntry>>,
     user: String,
     database: String,
     params: ParamMap,
@@ -86,7 +88,7 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             }
         };
     }
-    let Some(user) = ctx.users.get(&login.user) else {
+    let Some(user) = login.entry.clone() else {
         return;
     };
     let user_slot = match user.source.max_connections {
@@ -221,6 +223,8 @@ async fn handshake(
                                 user.learned_key.learn(key);
                             }
                         }
+                        let mut login = login;
+                        login.entry = entry;
                         Ok(Handshake::Login(login))
                     }
                     Err(AuthFailure::Refused(e)) => Err(Some(e)),
@@ -290,6 +294,7 @@ fn read_login(
         ));
     }
     Ok(Login {
+        entry: None,
         user,
         database,
         params: session_params,

@@ -60,6 +60,9 @@ pub struct ShardState {
     beats: RwLock<(Option<f64>, Option<f64>)>,
     /// The primary's `synchronous_standby_names` at the last check.
     sync_names: RwLock<String>,
+    /// Why automatic promotion is off for this shard (an earlier one ended
+    /// in an unknown state), if it is.
+    promotions_blocked: RwLock<Option<String>>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -85,6 +88,7 @@ impl ShardState {
             control: tokio::sync::Mutex::new(()),
             beats: RwLock::new((None, None)),
             sync_names: RwLock::new(String::new()),
+            promotions_blocked: RwLock::new(None),
         }
     }
 
@@ -168,6 +172,28 @@ impl ShardState {
     /// Records the primary's `synchronous_standby_names`.
     pub fn set_sync_names(&self, names: String) {
         write(&self.sync_names, names);
+    }
+
+    /// Turns automatic promotion off for this shard, saying why.
+    pub fn block_promotions(&self, why: String) {
+        write(&self.promotions_blocked, Some(why));
+    }
+
+    /// Why automatic promotion is off, if it is.
+    pub fn promotions_blocked(&self) -> Option<String> {
+        read(&self.promotions_blocked)
+    }
+
+    /// Turns automatic promotion back on (after a successful switchover).
+    pub fn unblock_promotions(&self) {
+        write(&self.promotions_blocked, None);
+    }
+
+    /// Removes `gone` from the standbys.
+    pub fn drop_standbys(&self, gone: &[Endpoint]) {
+        let mut standbys = read(&self.standbys);
+        standbys.retain(|s| !gone.contains(s));
+        write(&self.standbys, standbys);
     }
 
     /// Bumps the generation without changing the primary: pooled
