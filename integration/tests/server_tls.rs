@@ -158,3 +158,47 @@ async fn verify_full_checks_chain_and_name_verify_ca_only_the_chain() {
     let e = through(&p).await.expect_err("unknown issuer");
     assert!(e.contains("certificate"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_checks_tls_only_nodes_over_tls() {
+    let node = tls_only_node(&["localhost", "127.0.0.1"]).await;
+    let config = format!(
+        r#"
+[proxy]
+listen = "127.0.0.1:0"
+database = "app"
+
+[server_tls]
+mode = "verify-full"
+ca_file = "{ca}"
+
+[replication]
+user = "postgres"
+password = "postgres"
+
+[[users]]
+name = "app"
+password = "app"
+
+[[shards]]
+primary = {{ host = "127.0.0.1", port = {port} }}
+"#,
+        ca = node.ca.display(),
+        port = node.node.port(),
+    );
+    let proxy = RunningProxy::start(parse_str(&config).expect("config"))
+        .await
+        .expect("proxy");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let nodes = proxy.context.topology.nodes.all();
+        if nodes.iter().all(|n| n.up && n.in_recovery == Some(false)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the health check never succeeded over TLS: {nodes:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -12,7 +12,6 @@ use crate::users::{build_entry, PoolParts, UserEntry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio_postgres::NoTls;
 
 /// Bound on one lookup (connect + query).
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -184,13 +183,13 @@ async fn lookup(ctx: &Context, query: &str, name: &str) -> Result<Option<String>
     if let Some(p) = &aq.password {
         config.password(p);
     }
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
+    let tls = (ctx.server_tls.clone(), ctx.server_tls.mode_for(0));
+    let client = crate::monitor::open_control_connection(config, Some(&tls))
+        .await
+        .map_err(|e| e.to_string())?;
     let row = client
         .query_opt(query, &[&name])
         .await
-        .map_err(|e| e.to_string());
-    drop(client);
-    driver.abort();
-    Ok(row?.and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten()))
+        .map_err(|e| e.to_string())?;
+    Ok(row.and_then(|r| r.try_get::<_, Option<String>>(0).ok().flatten()))
 }

@@ -17,6 +17,11 @@ pub struct ControlLogin {
     pub database: String,
     /// Bound on connect and on each query.
     pub timeout: Duration,
+    /// TLS towards the node, as `[server_tls]` says for it.
+    pub tls: Option<(
+        std::sync::Arc<crate::tls::ServerTls>,
+        crate::config::ServerTlsMode,
+    )>,
 }
 
 impl ControlLogin {
@@ -27,6 +32,7 @@ impl ControlLogin {
             password: r.password.clone(),
             database: r.database.clone().unwrap_or_else(|| default_db.to_owned()),
             timeout: r.check_timeout,
+            tls: None,
         })
     }
 }
@@ -65,15 +71,14 @@ impl ControlConn {
             if let Some(p) = &self.login.password {
                 config.password(p);
             }
-            let connected = tokio::time::timeout(self.login.timeout, config.connect(NoTls)).await;
-            let (client, connection) = match connected {
-                Ok(Ok(pair)) => pair,
+            let connected =
+                tokio::time::timeout(self.login.timeout, open(config, self.login.tls.as_ref()))
+                    .await;
+            let client = match connected {
+                Ok(Ok(client)) => client,
                 Ok(Err(e)) => return Err(describe(&e)),
                 Err(_) => return Err(format!("no connection within {:?}", self.login.timeout)),
             };
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
             self.client = Some(client);
         }
         self.client
@@ -146,6 +151,41 @@ impl ControlConn {
                 self.client = None;
                 Err(format!("no answer within {limit:?}"))
             }
+        }
+    }
+}
+
+/// Connects with or without TLS and drives the connection in a task.
+pub async fn open(
+    mut config: tokio_postgres::Config,
+    tls: Option<&(
+        std::sync::Arc<crate::tls::ServerTls>,
+        crate::config::ServerTlsMode,
+    )>,
+) -> Result<Client, tokio_postgres::Error> {
+    use crate::config::ServerTlsMode;
+    use tokio_postgres::config::SslMode;
+    let rustls = tls.and_then(|(t, mode)| t.client_config(*mode).map(|c| (c, *mode)));
+    match rustls {
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok(client)
+        }
+        Some((client_config, mode)) => {
+            config.ssl_mode(if mode == ServerTlsMode::Prefer {
+                SslMode::Prefer
+            } else {
+                SslMode::Require
+            });
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config);
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Ok(client)
         }
     }
 }

@@ -175,7 +175,7 @@ pub async fn finish_promotion(
                 .join(", ")
         ));
     }
-    if let Some(login) = super::replica_login(&ctx.config) {
+    if let Some(login) = super::replica_login(ctx) {
         if !ctx.config.replica_cluster.nodes.is_empty() {
             notes.push("replica-cluster subscriptions are being re-created".into());
             let config = ctx.config.clone();

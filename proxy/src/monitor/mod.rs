@@ -13,7 +13,7 @@ mod resubscribe;
 mod shard_watch;
 mod switchover;
 
-pub use control::{format_lsn, parse_lsn};
+pub use control::{format_lsn, open as open_control_connection, parse_lsn};
 pub use promote::retarget_conninfo;
 pub use switchover::switchover;
 
@@ -23,32 +23,46 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 /// The control-plane login for replica-cluster nodes.
-pub(crate) fn replica_login(config: &crate::config::Config) -> Option<ControlLogin> {
+pub(crate) fn replica_login(ctx: &Context) -> Option<ControlLogin> {
+    let config = &ctx.config;
     let mut login = ControlLogin::from_config(&config.replication, &config.proxy.database)?;
     if config.replication.database.is_none() {
         if let Some(db) = &config.replica_cluster.database {
             login.database = db.clone();
         }
     }
+    login.tls = Some((ctx.server_tls.clone(), ctx.server_tls.mode_for(u32::MAX)));
+    Some(login)
+}
+
+/// The control-plane login for the nodes of shard `k`.
+pub(crate) fn shard_login(ctx: &Context, k: u32) -> Option<ControlLogin> {
+    let mut login = ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)?;
+    if ctx.config.replication.database.is_none() {
+        if let Some(db) = ctx
+            .config
+            .shards
+            .get(k as usize)
+            .and_then(|s| s.database.clone())
+        {
+            login.database = db;
+        }
+    }
+    login.tls = Some((ctx.server_tls.clone(), ctx.server_tls.mode_for(k)));
     Some(login)
 }
 
 /// Starts the control loops (none when `[replication] user` is unset).
 /// Abort the handles to stop them.
 pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
-    let Some(login) =
-        ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)
-    else {
+    if !ctx.config.replication.enabled() {
         return Vec::new();
-    };
+    }
     let mut tasks = Vec::new();
-    for (k, shard) in ctx.topology.shards.iter().enumerate() {
-        let mut login = login.clone();
-        if ctx.config.replication.database.is_none() {
-            if let Some(db) = ctx.config.shards.get(k).and_then(|s| s.database.clone()) {
-                login.database = db;
-            }
-        }
+    for shard in &ctx.topology.shards {
+        let Some(login) = shard_login(ctx, shard.index) else {
+            break;
+        };
         tasks.push(tokio::spawn(shard_watch::run(
             ctx.clone(),
             shard.clone(),
@@ -56,7 +70,7 @@ pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
         )));
     }
     for (i, node) in ctx.config.replica_cluster.nodes.iter().enumerate() {
-        let Some(login) = replica_login(&ctx.config) else {
+        let Some(login) = replica_login(ctx) else {
             break;
         };
         tasks.push(tokio::spawn(replica_watch::run(

@@ -4,7 +4,7 @@
 //! only wait; none gets an error. The old primary is left read-only and
 //! fenced (rejoin it as a standby with pg_rewind or a fresh base backup).
 
-use super::control::{format_lsn, parse_lsn, ControlLogin};
+use super::control::{format_lsn, parse_lsn};
 use super::failover::{finish, finish_promotion};
 use super::promote::{self, Candidate};
 use super::shard_watch::Conns;
@@ -27,7 +27,7 @@ pub async fn switchover(
         .shard(shard_index)
         .ok_or_else(|| format!("there is no shard {shard_index}"))?
         .clone();
-    let login = ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)
+    let login = super::shard_login(ctx, shard_index)
         .ok_or("switchover needs [replication] user (the control-plane login)")?;
     let started = Instant::now();
     let _control = shard.control.lock().await;

@@ -91,6 +91,18 @@ impl ServerTls {
         })
     }
 
+    /// The rustls client configuration for `mode` (None: `disable`), for
+    /// the control plane's tokio-postgres connections.
+    pub fn client_config(&self, mode: ServerTlsMode) -> Option<rustls::ClientConfig> {
+        let connector = match mode {
+            ServerTlsMode::Disable => return None,
+            ServerTlsMode::Prefer | ServerTlsMode::Require => &self.encrypt_only,
+            ServerTlsMode::VerifyCa => self.verify_ca.as_ref()?,
+            ServerTlsMode::VerifyFull => self.verify_full.as_ref()?,
+        };
+        Some((**connector.config()).clone())
+    }
+
     /// The mode for a node of `shard` (replica nodes: the default).
     pub fn mode_for(&self, shard: u32) -> ServerTlsMode {
         self.per_shard
