@@ -31,6 +31,8 @@ pub struct MemoryUse {
     /// The first few login failures, if any.
     pub errors: Vec<String>,
     pub failed: usize,
+    /// Time from the first connect to the last completed login.
+    pub accept_time: Duration,
 }
 
 impl MemoryUse {
@@ -52,7 +54,9 @@ pub async fn measure(
     count: usize,
 ) -> anyhow::Result<MemoryUse> {
     let rss_before_kib = procstat::rss_kib(pid)?;
+    let started = std::time::Instant::now();
     let (clients, failures) = open(port, user, database, count).await;
+    let accept_time = started.elapsed();
     tokio::time::sleep(SETTLE).await;
     let rss_after_kib = procstat::rss_kib(pid)?;
     let opened = clients.len();
@@ -66,6 +70,7 @@ pub async fn measure(
         rss_after_kib,
         failed: failures.len(),
         errors: failures.into_iter().take(3).collect(),
+        accept_time,
     })
 }
 

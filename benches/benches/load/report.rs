@@ -270,12 +270,13 @@ fn memory_line(who: &str, m: &MemoryUse) -> String {
         .per_client_kib()
         .map_or("n/a".into(), |k| format!("{k:.2} KiB/client"));
     let mut line = format!(
-        "{}/{} clients: RSS {:.1} MiB -> {:.1} MiB (+{:.1} MiB, {per})",
+        "{}/{} clients: RSS {:.1} MiB -> {:.1} MiB (+{:.1} MiB, {per}), logged in within {:.2} s",
         m.opened,
         m.requested,
         mib(m.rss_before_kib),
         mib(m.rss_after_kib),
         mib(m.rss_after_kib.saturating_sub(m.rss_before_kib)),
+        m.accept_time.as_secs_f64(),
     );
     if who == "shardwire" {
         let ok = mib(m.rss_after_kib) <= TARGET_IDLE_RSS_MIB && m.failed == 0;
