@@ -123,7 +123,12 @@ impl Session {
             .slot
             .waiting
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let checkout = super::checkout::primary_connection(&self.ctx, &self.user, shard).await;
+        // Boxed: waiting out a failover keeps sizeable state, which would
+        // otherwise be reserved in every session's task.
+        let checkout = Box::pin(super::checkout::primary_connection(
+            &self.ctx, &self.user, shard,
+        ))
+        .await;
         self.cancel
             .slot
             .waiting

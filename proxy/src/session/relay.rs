@@ -57,11 +57,13 @@ fn read_available<R: AsyncRead + Unpin>(
 impl Session {
     /// Greets the client, relays until it leaves, then cleans up.
     pub(crate) async fn run(&mut self) -> SessionEnd {
-        if let Err(end) = self.greet().await {
+        // The heavy steps are boxed: an idle session's task then holds only
+        // the relay loop's small state, not the largest step's.
+        if let Err(end) = Box::pin(self.greet()).await {
             return end;
         }
         let end = self.relay().await;
-        self.detach_on_exit().await;
+        Box::pin(self.detach_on_exit()).await;
         end
     }
 
@@ -71,7 +73,7 @@ impl Session {
                 return end;
             }
             if self.needs_settle() {
-                self.settle().await;
+                Box::pin(self.settle()).await;
             }
             if self.should_release() {
                 self.release();
@@ -79,7 +81,7 @@ impl Session {
             if self.stalled.is_some() && self.expect.is_empty() && self.passthrough == 0 {
                 // The server that held up a message for another shard is
                 // free now: carry on with the client's messages.
-                if let Err(end) = self.process_client_input().await {
+                if let Err(end) = Box::pin(self.process_client_input()).await {
                     return end;
                 }
                 if self.stalled.is_none() {
@@ -153,7 +155,7 @@ impl Session {
                 if let Some(t) = self.traffic() {
                     t.bytes_received.inc_by(n as u64);
                 }
-                self.process_client_input().await
+                Box::pin(self.process_client_input()).await
             }
             Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
             Some(Err(_)) => Err(SessionEnd::ClientGone),

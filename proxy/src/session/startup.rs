@@ -53,8 +53,11 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
         );
         return refuse(&mut stream, e).await;
     };
-    let handshake =
-        tokio::time::timeout(auth_timeout, handshake(&mut stream, &mut buf, &ctx)).await;
+    let handshake = tokio::time::timeout(
+        auth_timeout,
+        Box::pin(handshake(&mut stream, &mut buf, &ctx)),
+    )
+    .await;
     drop(logging_in);
     let login = match handshake {
         Ok(Ok(Handshake::Login(login))) => login,
@@ -76,7 +79,9 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
         return match crate::admin::role_of(&ctx, &login.user) {
             Some(role) => {
                 ctx.sessions.mark_admin(id);
-                crate::admin::serve(stream, buf, ctx, role).await
+                // Boxed: admin commands (SWITCHOVER, SHUTDOWN) keep large
+                // state that client sessions must not reserve.
+                Box::pin(crate::admin::serve(stream, buf, ctx, role)).await
             }
             None => {
                 let e = ErrorResponse::fatal(
@@ -144,7 +149,9 @@ async fn handshake(
         let mut first = [0u8; 1];
         match tcp.peek(&mut first).await {
             Ok(1) if first[0] == tls_upgrade::TLS_HANDSHAKE_RECORD => {
-                tls_upgrade::upgrade(stream, &tls, Start::Direct).await?;
+                // Boxed: the TLS handshake's state is large, and an unboxed
+                // future would make every idle client's task that large.
+                Box::pin(tls_upgrade::upgrade(stream, &tls, Start::Direct)).await?;
             }
             Ok(1) => {}
             _ => return Err(None),
@@ -185,7 +192,7 @@ async fn handshake(
                     )));
                 }
                 stream.write_all(b"S").await.map_err(|_| None)?;
-                tls_upgrade::upgrade(stream, &tls, Start::Negotiated).await?;
+                Box::pin(tls_upgrade::upgrade(stream, &tls, Start::Negotiated)).await?;
             }
             StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
                 stream.write_all(b"N").await.map_err(|_| None)?;
@@ -210,7 +217,8 @@ async fn handshake(
             }
             StartupPacket::Startup(params) => {
                 let login = read_login(params, ctx)?;
-                let entry = crate::auth_query::resolve(ctx, &login.user).await;
+                // Boxed for the same reason (a lookup holds a connection).
+                let entry = Box::pin(crate::auth_query::resolve(ctx, &login.user)).await;
                 let credentials = entry.as_ref().map(|u| &u.credentials);
                 return match authenticate(stream, buf, &login.user, credentials, &ctx.mock_secret)
                     .await
