@@ -12,6 +12,21 @@ use shardwire::proxy::RunningProxy;
 use shardwire_rig::{NodeOptions, Rig};
 use tokio_postgres::NoTls;
 
+/// Logs in to the proxy's database `app` as `user`.
+async fn login(
+    proxy: &RunningProxy,
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let conn_str = format!(
+        "host=127.0.0.1 port={} user={user} password={password} dbname=app",
+        proxy.addr.port()
+    );
+    let (client, conn) = tokio_postgres::connect(&conn_str, NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
 fn message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|d| d.message().to_owned())
@@ -70,20 +85,7 @@ primary = {{ host = "127.0.0.1", port = {} }}
     let proxy = RunningProxy::start(parse_str(&config).expect("config"))
         .await
         .expect("proxy");
-    let connect = |user: &str, password: &str| {
-        let conn_str = format!(
-            "host=127.0.0.1 port={} user={user} password={password} dbname=app",
-            proxy.addr.port()
-        );
-        async move {
-            tokio_postgres::connect(&conn_str, NoTls)
-                .await
-                .map(|(client, conn)| {
-                    tokio::spawn(conn);
-                    client
-                })
-        }
-    };
+    let connect = |user: &'static str, password: &'static str| login(&proxy, user, password);
     let client = connect("app", "app-secret")
         .await
         .expect("passthrough login");
@@ -167,20 +169,7 @@ primary = {{ host = "127.0.0.1", port = {} }}
     let proxy = RunningProxy::start(parse_str(&config).expect("config"))
         .await
         .expect("proxy");
-    let connect = |user: &str, password: &str| {
-        let conn_str = format!(
-            "host=127.0.0.1 port={} user={user} password={password} dbname=app",
-            proxy.addr.port()
-        );
-        async move {
-            tokio_postgres::connect(&conn_str, NoTls)
-                .await
-                .map(|(client, conn)| {
-                    tokio::spawn(conn);
-                    client
-                })
-        }
-    };
+    let connect = |user: &'static str, password: &'static str| login(&proxy, user, password);
     let client = connect("dynamic", "dyn-secret")
         .await
         .expect("a user found by auth_query logs in");

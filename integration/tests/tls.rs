@@ -52,25 +52,14 @@ async fn start(mode: &str, client_ca: bool) -> Tls {
     }
 }
 
+/// A fresh directory for one test's certificate files.
 fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "shardwire-tls-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("shardwire-tls-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .elapsed()
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    h.finish()
 }
 
 /// Runs psql with `conninfo`; returns (success, stdout, stderr).

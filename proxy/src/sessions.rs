@@ -82,12 +82,6 @@ impl SessionTable {
         doomed.len()
     }
 
-    /// Client sessions (not admin consoles) currently open.
-    pub fn clients(&self) -> usize {
-        let admins = self.admin_set().clone();
-        self.lock().keys().filter(|id| !admins.contains(id)).count()
-    }
-
     /// Refuse new clients from now on.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);

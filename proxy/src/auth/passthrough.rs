@@ -9,7 +9,6 @@ use super::scram::{hmac_sha256, ClientKey};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::sync::Mutex;
 
 /// The ClientKey of a user, once a client has proven it.
@@ -118,11 +117,6 @@ impl KeyedScram {
             Err("the server's signature does not match: not the expected server".into())
         }
     }
-}
-
-/// `H(ClientKey)`, to check a learned key against a verifier.
-pub fn stored_key_of(key: &[u8; 32]) -> [u8; 32] {
-    Sha256::digest(key).into()
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! synchronous standbys, repoint the other standbys at it, and swap the
 //! shard's routing to it.
 
-use super::control::{format_lsn, parse_lsn, quote_literal};
+use super::control::{format_lsn, parse_lsn};
 use super::shard_watch::{record_roles, Conns};
 use crate::config::Endpoint;
 use crate::context::Context;
+use crate::server::params::quote_literal;
 use crate::topology::ShardState;
 use std::time::Duration;
 

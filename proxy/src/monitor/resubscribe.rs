@@ -7,9 +7,10 @@
 //! tables and gets no reads (see `replica_watch`), so leaderboard reads
 //! fall back to scatter-gather meanwhile.
 
-use super::control::{quote_literal, ControlConn, ControlLogin};
+use super::control::{ControlConn, ControlLogin};
 use super::promote::retarget_conninfo;
 use crate::config::{Config, Endpoint, ShardFunctionName};
+use crate::server::params::{quote_ident, quote_literal};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -96,15 +97,10 @@ fn points_at(conninfo: &str, node: &Endpoint) -> bool {
             .find_map(|p| p.strip_prefix(key))
             .map(|v| v.trim_matches('\''))
     };
-    let port_ok = value("port=").unwrap_or("5432") == node.port.to_string();
-    let host_ok = value("host=")
+    let port = value("port=").unwrap_or("5432");
+    value("host=")
         .or(value("hostaddr="))
-        .is_some_and(|h| h == node.host || (is_loopback(h) && is_loopback(&node.host)));
-    port_ok && host_ok
-}
-
-fn is_loopback(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "localhost" | "::1")
+        .is_some_and(|host| node.is(host, port))
 }
 
 /// The tables subscription `name` replicates, with their columns.
@@ -206,8 +202,4 @@ pub fn shard_predicate(
             "satisfies_hash_partition('shardwire_hash_probe'::regclass, {shards}, {shard}, {key}::bigint)"
         ),
     }
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -329,14 +329,9 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
 
 /// Whether `sender` (`host:port` from pg_stat_wal_receiver) is `node`.
 fn same_node(sender: &str, node: &Endpoint) -> bool {
-    let loopback = |h: &str| matches!(h, "127.0.0.1" | "localhost" | "::1");
-    match sender.rsplit_once(':') {
-        Some((host, port)) => {
-            port == node.port.to_string()
-                && (host == node.host || (loopback(host) && loopback(&node.host)))
-        }
-        None => false,
-    }
+    sender
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| node.is(host, port))
 }
 
 /// Makes former primaries that came back as primaries read-only, so

@@ -587,7 +587,7 @@ impl Session {
         let Some(plan) = stmt.plan.as_ref() else {
             return self.place_or_refuse(None).await;
         };
-        if Box::pin(self.try_replica_bind(&stmt, bind)).await {
+        if self.replica_read_possible() && Box::pin(self.try_replica_bind(&stmt, bind)).await {
             return BindRoute::Done;
         }
         let params: Vec<BindParam<'_>> = bind

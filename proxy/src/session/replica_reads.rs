@@ -16,7 +16,7 @@ use shardwire_router::Described;
 impl Session {
     /// Whether this moment allows a replica read: routes exist, no
     /// transaction is open or held, nothing is in flight on a server.
-    fn replica_read_possible(&self) -> bool {
+    pub(super) fn replica_read_possible(&self) -> bool {
         !self.ctx.config.routes.is_empty()
             && self.server.is_none()
             && self.expect.is_empty()

@@ -398,7 +398,7 @@ impl Session {
         }
         // Boxed: the replica read's state (a pool checkout and a whole
         // reply) would otherwise be reserved in every session's task.
-        if Box::pin(self.try_replica_query(sql)).await {
+        if self.replica_read_possible() && Box::pin(self.try_replica_query(sql)).await {
             return true;
         }
         let decision = match self.ctx.router.route(sql, &self.current_hints()) {
