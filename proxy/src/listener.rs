@@ -24,7 +24,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
                         "retry later, close idle connections, or raise proxy.max_client_connections",
                     );
                     tokio::spawn(async move {
-                        crate::session::startup::refuse(&mut stream, e).await;
+                        crate::session::startup::refuse_unread(&mut stream, e).await;
                     });
                     continue;
                 };

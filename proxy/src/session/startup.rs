@@ -18,7 +18,7 @@ use crate::socket::Socket;
 use crate::wire::WireError;
 use bytes::BytesMut;
 use std::sync::Arc;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -51,7 +51,7 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             ),
             "retry in a moment",
         );
-        return refuse(&mut stream, e).await;
+        return refuse_unread(&mut stream, e).await;
     };
     let handshake = tokio::time::timeout(
         auth_timeout,
@@ -123,19 +123,39 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
 }
 
 /// Tells a new client the proxy is shutting down (57P01), then closes.
-pub async fn refuse_shutting_down<S: AsyncWrite + Unpin>(stream: &mut S) {
+pub async fn refuse_shutting_down<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let e = ErrorResponse::fatal(
         SqlState::AdminShutdown,
         "shardwire is shutting down (SHUTDOWN); no new connections are accepted",
     )
     .with_hint("connect to another shardwire instance, or retry once it has restarted");
-    refuse(stream, e).await;
+    refuse_unread(stream, e).await;
 }
 
 pub(crate) async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, error: ErrorResponse) {
     let mut out = BytesMut::new();
     error.encode(&mut out);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.write_all(&out)).await;
+}
+
+/// Refuses a connection the proxy has not read anything from yet: sends
+/// `error`, shuts the write side, and reads and drops what the client
+/// still sends (its startup packet) for a moment, so the kernel does not
+/// answer unread data with a reset that would discard the error.
+pub(crate) async fn refuse_unread<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    error: ErrorResponse,
+) {
+    let mut out = BytesMut::new();
+    error.encode(&mut out);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        stream.write_all(&out).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
 }
 
 /// Runs the handshake. `Err(Some(e))`: refuse with `e`; `Err(None)`: just close.
