@@ -183,8 +183,13 @@ async fn lookup(ctx: &Context, query: &str, name: &str) -> Result<Option<String>
     if let Some(p) = &aq.password {
         config.password(p);
     }
-    let tls = (ctx.server_tls.clone(), ctx.server_tls.mode_for(0));
-    let client = crate::monitor::open_control_connection(config, Some(&tls))
+    let tls = ctx
+        .control
+        .settings
+        .shards
+        .first()
+        .and_then(|s| s.tls.as_ref());
+    let client = crate::monitor::open_control_connection(config, tls)
         .await
         .map_err(|e| e.to_string())?;
     let row = client

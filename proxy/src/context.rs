@@ -48,6 +48,8 @@ pub struct Context {
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
     /// Current primaries, node health, failover history.
     pub topology: Arc<Topology>,
+    /// The control plane (its settings, the topology, hooks into pools).
+    pub control: Arc<shardwire_control::ControlPlane>,
     /// Round-robin state for replica-cluster reads.
     pub replica_balancer: crate::replicas::Balancer,
     /// TLS towards the servers.
@@ -75,44 +77,7 @@ pub fn pool_config(pool: &PoolSection) -> PoolConfig {
     }
 }
 
-/// The PAUSE/RESUME gate: sessions check it before taking a server
-/// connection for a new transaction.
-#[derive(Default)]
-pub struct PauseGate {
-    paused: std::sync::atomic::AtomicBool,
-    resumed: tokio::sync::Notify,
-}
-
-impl PauseGate {
-    /// Whether new transactions are held.
-    pub fn is_paused(&self) -> bool {
-        self.paused.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Holds new transactions.
-    pub fn pause(&self) {
-        self.paused
-            .store(true, std::sync::atomic::Ordering::Release);
-    }
-
-    /// Lets waiting and new transactions through.
-    pub fn resume(&self) {
-        self.paused
-            .store(false, std::sync::atomic::Ordering::Release);
-        self.resumed.notify_waiters();
-    }
-
-    /// Waits while paused (returns at once when not).
-    pub async fn wait(&self) {
-        while self.is_paused() {
-            let resumed = self.resumed.notified();
-            if !self.is_paused() {
-                break;
-            }
-            resumed.await;
-        }
-    }
-}
+pub use shardwire_control::PauseGate;
 
 /// The router's rules from the `[sharding]` section.
 pub fn sharding_rules(config: &Config) -> ShardingRules {
@@ -168,7 +133,8 @@ impl Context {
     ) -> Arc<Context> {
         let metrics = Metrics::new();
         let servers = Arc::new(ServerRegistry::default());
-        let topology = Arc::new(Topology::from_config(&config));
+        let control_settings = crate::control_link::control_settings(&config, &server_tls);
+        let topology = Arc::new(Topology::from_settings(&control_settings));
         let parts = crate::users::PoolParts {
             config: &config,
             metrics: &metrics,
@@ -182,7 +148,12 @@ impl Context {
             .map(|u| crate::users::build_entry(u, &parts))
             .collect();
         let users = crate::users::UserTable::new(entries);
-        Arc::new(Context {
+        Arc::new_cyclic(|weak| Context {
+            control: Arc::new(shardwire_control::ControlPlane::new(
+                control_settings,
+                topology.clone(),
+                Arc::new(crate::control_link::ContextHooks(weak.clone())),
+            )),
             router: Router::new(sharding_rules(&config)),
             metrics,
             started: std::time::Instant::now(),

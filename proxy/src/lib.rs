@@ -13,9 +13,12 @@
 //! - `limits`: connection limits and per-user statement rates;
 //! - `sessions`: every connection's task, for KILL and SHUTDOWN;
 //! - `metrics`: Prometheus counters and the `/metrics` HTTP listener;
-//! - `topology`: each shard's current primary, node health, failover log;
+//! - `topology`, `monitor`: the control plane (crate `shardwire-control`),
+//!   re-exported: each shard's primary, node health, failover log, and the
+//!   loops that check nodes and fail shards over;
+//! - `control_link`: the control plane's settings and its hooks into pools
+//!   and metrics;
 //! - `replicas`: which reads go to the replica cluster, and to which node;
-//! - `monitor`: the control plane: health checks, lag, heartbeat, failover;
 //! - `admin`: the admin console (`psql … shardwire`, `SHOW POOLS`, …);
 //! - `context`: the shared state built at start-up;
 //! - `users`: the users that may log in, with their pools (RELOAD swaps them);
@@ -31,11 +34,12 @@ pub mod auth_query;
 pub mod cancel;
 pub mod config;
 pub mod context;
+pub mod control_link;
 pub mod demo;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
-pub mod monitor;
+pub use shardwire_control::monitor;
 pub mod protocol;
 pub mod proxy;
 pub mod reload;
@@ -47,6 +51,6 @@ pub mod session;
 pub mod sessions;
 pub mod socket;
 pub mod tls;
-pub mod topology;
+pub use shardwire_control::topology;
 pub mod users;
 pub mod wire;

@@ -38,7 +38,7 @@ impl RunningProxy {
         );
         let context = Context::new(config, client_tls, server_tls);
         let accept = tokio::spawn(accept_loop(listener, context.clone()));
-        let control_plane = crate::monitor::spawn(&context);
+        let control_plane = crate::monitor::spawn(&context.control);
         let mut metrics_addr = None;
         let monitoring = match metrics_listener {
             Some(l) => {

@@ -30,7 +30,7 @@ pub async fn switchover(
         }
         None => None,
     };
-    let record = crate::monitor::switchover(ctx, shard, target)
+    let record = crate::monitor::switchover(&ctx.control, shard, target)
         .await
         .map_err(|e| {
             ErrorResponse::error(

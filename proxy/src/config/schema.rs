@@ -98,15 +98,7 @@ impl Default for ShardingSection {
     }
 }
 
-/// Name of the sharding function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ShardFunctionName {
-    /// `key % shards` with a non-negative result.
-    Modulo,
-    /// PostgreSQL's hash partitioning of a bigint.
-    PgHash,
-}
+pub use shardwire_control::ShardFunctionName;
 
 /// `[[sharding.tables]]`: a table sharded by its own column.
 #[derive(Debug, Clone, Deserialize)]
@@ -286,28 +278,4 @@ pub struct Shard {
     pub server_tls: Option<super::ServerTlsMode>,
 }
 
-/// A server address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    /// Host name or IP.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-}
-
-impl Endpoint {
-    /// Whether `host`:`port`, as another program names a server, is this
-    /// endpoint (loopback spellings count as one host).
-    pub fn is(&self, host: &str, port: &str) -> bool {
-        let loopback = |h: &str| matches!(h, "127.0.0.1" | "localhost" | "::1");
-        port == self.port.to_string()
-            && (host == self.host || (loopback(host) && loopback(&self.host)))
-    }
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
+pub use shardwire_control::Endpoint;

@@ -11,7 +11,8 @@ pub use events::{FailoverKind, FailoverLog, FailoverRecord};
 pub use health::{NodeHealth, NodeRole, NodeTable};
 pub use shard::{ShardPhase, ShardState};
 
-use crate::config::{Config, Endpoint};
+use crate::settings::ControlSettings;
+use crate::Endpoint;
 use std::sync::Arc;
 
 /// Shards, nodes and failover history.
@@ -28,7 +29,7 @@ pub struct Topology {
 
 impl Topology {
     /// The topology as configured, before any check has run.
-    pub fn from_config(config: &Config) -> Topology {
+    pub fn from_settings(config: &ControlSettings) -> Topology {
         let shards: Vec<Arc<ShardState>> = config
             .shards
             .iter()
@@ -48,7 +49,7 @@ impl Topology {
                 nodes.ensure(&standby, NodeRole::Standby, Some(shard.index));
             }
         }
-        for replica in &config.replica_cluster.nodes {
+        for replica in &config.replica_nodes {
             nodes.ensure(replica, NodeRole::Replica, None);
         }
         Topology {

@@ -2,7 +2,8 @@
 //! on demand as the `[replication]` user, every call bounded by the check
 //! timeout, and dropped after any failure so the next call reconnects.
 
-use crate::config::{Endpoint, ReplicationSection};
+use crate::settings::{NodeTls, ReplicationSettings};
+use crate::Endpoint;
 use std::time::Duration;
 use tokio_postgres::{Client, NoTls, Row};
 
@@ -18,15 +19,12 @@ pub struct ControlLogin {
     /// Bound on connect and on each query.
     pub timeout: Duration,
     /// TLS towards the node, as `[server_tls]` says for it.
-    pub tls: Option<(
-        std::sync::Arc<crate::tls::ServerTls>,
-        crate::config::ServerTlsMode,
-    )>,
+    pub tls: Option<NodeTls>,
 }
 
 impl ControlLogin {
     /// The login from `[replication]`, with `default_db` when it names none.
-    pub fn from_config(r: &ReplicationSection, default_db: &str) -> Option<ControlLogin> {
+    pub fn from_settings(r: &ReplicationSettings, default_db: &str) -> Option<ControlLogin> {
         Some(ControlLogin {
             user: r.user.clone()?,
             password: r.password.clone(),
@@ -158,15 +156,10 @@ impl ControlConn {
 /// Connects with or without TLS and drives the connection in a task.
 pub async fn open(
     mut config: tokio_postgres::Config,
-    tls: Option<&(
-        std::sync::Arc<crate::tls::ServerTls>,
-        crate::config::ServerTlsMode,
-    )>,
+    tls: Option<&NodeTls>,
 ) -> Result<Client, tokio_postgres::Error> {
-    use crate::config::ServerTlsMode;
     use tokio_postgres::config::SslMode;
-    let rustls = tls.and_then(|(t, mode)| t.client_config(*mode).map(|c| (c, *mode)));
-    match rustls {
+    match tls {
         None => {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
@@ -174,14 +167,15 @@ pub async fn open(
             });
             Ok(client)
         }
-        Some((client_config, mode)) => {
-            config.ssl_mode(if mode == ServerTlsMode::Prefer {
+        Some(tls) => {
+            config.ssl_mode(if tls.prefer {
                 SslMode::Prefer
             } else {
                 SslMode::Require
             });
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config);
-            let (client, connection) = config.connect(tls).await?;
+            let connector =
+                tokio_postgres_rustls::MakeRustlsConnect::new(tls.client_config.clone());
+            let (client, connection) = config.connect(connector).await?;
             tokio::spawn(async move {
                 let _ = connection.await;
             });

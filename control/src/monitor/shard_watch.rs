@@ -7,9 +7,9 @@
 use super::control::{ControlConn, ControlLogin};
 use super::failover;
 use super::probe::{self, epoch_now, Probe};
-use crate::config::Endpoint;
-use crate::context::Context;
 use crate::topology::{NodeRole, ShardPhase, ShardState};
+use crate::ControlPlane;
+use crate::Endpoint;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,7 +72,7 @@ struct Watch {
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the control loop of `shard` until the task is aborted.
-pub async fn run(ctx: Arc<Context>, shard: Arc<ShardState>, login: ControlLogin) {
+pub async fn run(ctx: Arc<ControlPlane>, shard: Arc<ShardState>, login: ControlLogin) {
     let mut watch = Watch {
         conns: Conns::new(login),
         first_failure: None,
@@ -80,7 +80,7 @@ pub async fn run(ctx: Arc<Context>, shard: Arc<ShardState>, login: ControlLogin)
         next_attempt: None,
         read_only_fenced: Vec::new(),
     };
-    let mut ticks = tokio::time::interval(ctx.config.replication.check_interval);
+    let mut ticks = tokio::time::interval(ctx.settings.replication.check_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
@@ -90,8 +90,8 @@ pub async fn run(ctx: Arc<Context>, shard: Arc<ShardState>, login: ControlLogin)
 }
 
 /// One check of every node of the shard.
-async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
-    let settings = &ctx.config.replication;
+async fn round(ctx: &Arc<ControlPlane>, shard: &Arc<ShardState>, watch: &mut Watch) {
+    let settings = &ctx.settings.replication;
     let primary = shard.primary();
     let standbys = shard.standbys();
     let fenced = shard.fenced();
@@ -163,11 +163,7 @@ async fn round(ctx: &Arc<Context>, shard: &Arc<ShardState>, watch: &mut Watch) {
                     if watch.first_failure.is_none() {
                         // Idle pooled connections to a failing primary are
                         // likely dead: do not hand them to clients.
-                        for user in ctx.users.values() {
-                            if let Some(pool) = user.shard_pools.get(shard.index as usize) {
-                                pool.retire_idle();
-                            }
-                        }
+                        ctx.data_path.retire_idle(shard.index);
                     }
                     record_down(ctx, &primary, &e);
                     false
@@ -364,7 +360,7 @@ async fn fence_former_primaries(shard: &ShardState, watch: &mut Watch, nodes: &[
 /// Moves the shard's traffic to `node`, found already promoted on a newer
 /// timeline than the configured primary's.
 fn adopt(
-    ctx: &Arc<Context>,
+    ctx: &Arc<ControlPlane>,
     shard: &Arc<ShardState>,
     old: &Endpoint,
     node: &Endpoint,
@@ -396,7 +392,7 @@ fn adopt(
 }
 
 fn record_up(
-    ctx: &Context,
+    ctx: &ControlPlane,
     node: &Endpoint,
     p: &Probe,
     extra: impl FnOnce(&mut crate::topology::NodeHealth),
@@ -413,7 +409,7 @@ fn record_up(
     });
 }
 
-fn record_down(ctx: &Context, node: &Endpoint, error: &str) {
+fn record_down(ctx: &ControlPlane, node: &Endpoint, error: &str) {
     ctx.topology.nodes.update(node, |n| {
         n.up = false;
         n.failures = n.failures.saturating_add(1);
@@ -424,7 +420,7 @@ fn record_down(ctx: &Context, node: &Endpoint, error: &str) {
 }
 
 /// Marks the roles after a promotion.
-pub fn record_roles(ctx: &Context, shard: &ShardState) {
+pub fn record_roles(ctx: &ControlPlane, shard: &ShardState) {
     let nodes = &ctx.topology.nodes;
     nodes.ensure(&shard.primary(), NodeRole::Primary, Some(shard.index));
     for s in shard.standbys() {

@@ -5,15 +5,15 @@
 
 use super::promote::{self, Candidate};
 use super::shard_watch::Conns;
-use crate::config::Endpoint;
-use crate::context::Context;
 use crate::topology::{FailoverKind, FailoverRecord, ShardPhase, ShardState};
+use crate::ControlPlane;
+use crate::Endpoint;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Logs an incident where nothing was promoted.
 pub fn record_refusal(
-    ctx: &Context,
+    ctx: &ControlPlane,
     shard: &ShardState,
     primary: &Endpoint,
     since: Instant,
@@ -39,7 +39,7 @@ pub fn record_refusal(
 /// Fails `shard` over to its best standby. Returns whether a standby was
 /// promoted. `since` is the primary's first failed check.
 pub async fn fail_over(
-    ctx: &Arc<Context>,
+    ctx: &Arc<ControlPlane>,
     shard: &Arc<ShardState>,
     conns: &mut Conns,
     since: Instant,
@@ -82,7 +82,7 @@ pub async fn fail_over(
 
 /// Picks, promotes and installs the best standby; returns it and a summary.
 async fn promote_best(
-    ctx: &Context,
+    ctx: &ControlPlane,
     shard: &ShardState,
     conns: &mut Conns,
 ) -> Result<(Endpoint, String), String> {
@@ -103,7 +103,7 @@ async fn promote_best(
             list(&standbys)
         ));
     };
-    let max_lag = ctx.config.replication.max_failover_lag_bytes;
+    let max_lag = ctx.settings.replication.max_failover_lag_bytes;
     let others: Vec<Candidate> = ranked[1..].to_vec();
     for other in &others {
         if best.lsn - other.lsn > max_lag {
@@ -118,7 +118,7 @@ async fn promote_best(
 /// Promotes `winner`, installs it as the shard's primary and repoints
 /// `others` at it; shared with the switchover.
 pub async fn finish_promotion(
-    ctx: &Context,
+    ctx: &ControlPlane,
     shard: &ShardState,
     conns: &mut Conns,
     winner: &Candidate,
@@ -176,13 +176,13 @@ pub async fn finish_promotion(
         ));
     }
     if let Some(login) = super::replica_login(ctx) {
-        if !ctx.config.replica_cluster.nodes.is_empty() {
+        if !ctx.settings.replica_nodes.is_empty() {
             notes.push("replica-cluster subscriptions are being re-created".into());
-            let config = ctx.config.clone();
+            let settings = ctx.settings.clone();
             let (index, new_primary) = (shard.index, winner.node.clone());
             tokio::spawn(async move {
                 super::resubscribe::repoint_replicas(
-                    &config,
+                    &settings,
                     &login,
                     index,
                     &old_primary,
@@ -196,7 +196,7 @@ pub async fn finish_promotion(
 }
 
 /// Logs the record, counts it on /metrics, stores it for SHOW FAILOVERS.
-pub fn finish(ctx: &Context, record: FailoverRecord) {
+pub fn finish(ctx: &ControlPlane, record: FailoverRecord) {
     tracing::info!(
         shard = record.shard,
         kind = record.kind.name(),
@@ -207,20 +207,7 @@ pub fn finish(ctx: &Context, record: FailoverRecord) {
         "{}",
         record.detail
     );
-    ctx.metrics
-        .failovers
-        .with_label_values(&[
-            &record.shard.to_string(),
-            record.kind.name(),
-            record.outcome,
-        ])
-        .inc();
-    if record.outcome == "promoted" {
-        ctx.metrics
-            .failover_seconds
-            .with_label_values(&[record.kind.name()])
-            .observe(record.total.as_secs_f64());
-    }
+    ctx.data_path.failover_finished(&record);
     ctx.topology.failovers.push(record);
 }
 

@@ -17,45 +17,42 @@ pub use control::{format_lsn, open as open_control_connection, parse_lsn};
 pub use promote::retarget_conninfo;
 pub use switchover::switchover;
 
-use crate::context::Context;
+use crate::ControlPlane;
 use control::ControlLogin;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 /// The control-plane login for replica-cluster nodes.
-pub(crate) fn replica_login(ctx: &Context) -> Option<ControlLogin> {
-    let config = &ctx.config;
-    let mut login = ControlLogin::from_config(&config.replication, &config.proxy.database)?;
-    if config.replication.database.is_none() {
-        if let Some(db) = &config.replica_cluster.database {
+pub(crate) fn replica_login(ctx: &ControlPlane) -> Option<ControlLogin> {
+    let settings = &ctx.settings;
+    let mut login = ControlLogin::from_settings(&settings.replication, &settings.default_database)?;
+    if settings.replication.database.is_none() {
+        if let Some(db) = &settings.replica_database {
             login.database = db.clone();
         }
     }
-    login.tls = Some((ctx.server_tls.clone(), ctx.server_tls.mode_for(u32::MAX)));
+    login.tls = settings.replica_tls.clone();
     Some(login)
 }
 
 /// The control-plane login for the nodes of shard `k`.
-pub(crate) fn shard_login(ctx: &Context, k: u32) -> Option<ControlLogin> {
-    let mut login = ControlLogin::from_config(&ctx.config.replication, &ctx.config.proxy.database)?;
-    if ctx.config.replication.database.is_none() {
-        if let Some(db) = ctx
-            .config
-            .shards
-            .get(k as usize)
-            .and_then(|s| s.database.clone())
-        {
+pub(crate) fn shard_login(ctx: &ControlPlane, k: u32) -> Option<ControlLogin> {
+    let settings = &ctx.settings;
+    let mut login = ControlLogin::from_settings(&settings.replication, &settings.default_database)?;
+    let shard = settings.shards.get(k as usize);
+    if settings.replication.database.is_none() {
+        if let Some(db) = shard.and_then(|s| s.database.clone()) {
             login.database = db;
         }
     }
-    login.tls = Some((ctx.server_tls.clone(), ctx.server_tls.mode_for(k)));
+    login.tls = shard.and_then(|s| s.tls.clone());
     Some(login)
 }
 
 /// Starts the control loops (none when `[replication] user` is unset).
 /// Abort the handles to stop them.
-pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
-    if !ctx.config.replication.enabled() {
+pub fn spawn(ctx: &Arc<ControlPlane>) -> Vec<JoinHandle<()>> {
+    if !ctx.settings.enabled() {
         return Vec::new();
     }
     let mut tasks = Vec::new();
@@ -69,7 +66,7 @@ pub fn spawn(ctx: &Arc<Context>) -> Vec<JoinHandle<()>> {
             login,
         )));
     }
-    for (i, node) in ctx.config.replica_cluster.nodes.iter().enumerate() {
+    for (i, node) in ctx.settings.replica_nodes.iter().enumerate() {
         let Some(login) = replica_login(ctx) else {
             break;
         };

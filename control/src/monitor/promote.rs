@@ -5,10 +5,10 @@
 
 use super::control::{format_lsn, parse_lsn};
 use super::shard_watch::{record_roles, Conns};
-use crate::config::Endpoint;
-use crate::context::Context;
-use crate::server::params::quote_literal;
+use crate::sql::quote_literal;
 use crate::topology::ShardState;
+use crate::ControlPlane;
+use crate::Endpoint;
 use std::time::Duration;
 
 /// Longest `pg_promote` may take.
@@ -41,7 +41,7 @@ fn stream_name(conninfo: &str, cluster_name: &str) -> String {
 /// Ranks `standbys` for promotion; the second list holds the standbys that
 /// did not answer (they may hold WAL the others lack).
 pub async fn rank_all(
-    ctx: &Context,
+    ctx: &ControlPlane,
     conns: &mut Conns,
     standbys: &[Endpoint],
 ) -> (Vec<Candidate>, Vec<Endpoint>) {
@@ -57,7 +57,7 @@ pub async fn rank_all(
 
 /// Every reachable standby in recovery, best (most WAL) first.
 pub async fn rank_standbys(
-    ctx: &Context,
+    ctx: &ControlPlane,
     conns: &mut Conns,
     standbys: &[Endpoint],
 ) -> Vec<Candidate> {
@@ -250,15 +250,10 @@ pub fn retarget_conninfo(conninfo: &str, host: &str, port: u16) -> String {
 /// Sends the shard's traffic to `new_primary`: the topology swaps (bumping
 /// the generation, fencing the old primary), idle pooled connections to
 /// the old primary are closed, and busy ones are dropped when returned.
-pub fn swap_routing(ctx: &Context, shard: &ShardState, new_primary: &Endpoint) {
+pub fn swap_routing(ctx: &ControlPlane, shard: &ShardState, new_primary: &Endpoint) {
     shard.promote(new_primary);
     record_roles(ctx, shard);
-    let mut retired = 0;
-    for user in ctx.users.values() {
-        if let Some(pool) = user.shard_pools.get(shard.index as usize) {
-            retired += pool.retire_idle();
-        }
-    }
+    let retired = ctx.data_path.retire_idle(shard.index);
     tracing::info!(shard = shard.index, primary = %new_primary, retired, "routing swapped to the new primary");
 }
 

@@ -1,7 +1,7 @@
 //! The health table behind `SHOW NODES` and the node metrics: per node its
 //! role, whether it answers, its recovery state, WAL positions and lag.
 
-use crate::config::Endpoint;
+use crate::Endpoint;
 use std::sync::Mutex;
 use std::time::SystemTime;
 

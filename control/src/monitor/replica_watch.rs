@@ -4,8 +4,8 @@
 
 use super::control::{ControlConn, ControlLogin};
 use super::probe::{self, epoch_now};
-use crate::config::Endpoint;
-use crate::context::Context;
+use crate::ControlPlane;
+use crate::Endpoint;
 use std::sync::Arc;
 
 /// Subscribed tables not yet in the `ready` state (copying or catching
@@ -21,10 +21,10 @@ async fn unsynced_tables(conn: &mut ControlConn) -> u32 {
 }
 
 /// Runs until aborted.
-pub async fn run(ctx: Arc<Context>, _index: usize, node: Endpoint, login: ControlLogin) {
+pub async fn run(ctx: Arc<ControlPlane>, _index: usize, node: Endpoint, login: ControlLogin) {
     let mut conn = ControlConn::new(node.clone(), login);
-    let table = ctx.config.replication.heartbeat_table.clone();
-    let mut ticks = tokio::time::interval(ctx.config.replication.check_interval);
+    let table = ctx.settings.replication.heartbeat_table.clone();
+    let mut ticks = tokio::time::interval(ctx.settings.replication.check_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;

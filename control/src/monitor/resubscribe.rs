@@ -9,21 +9,22 @@
 
 use super::control::{ControlConn, ControlLogin};
 use super::promote::retarget_conninfo;
-use crate::config::{Config, Endpoint, ShardFunctionName};
-use crate::server::params::{quote_ident, quote_literal};
+use crate::settings::{ControlSettings, ShardFunctionName};
+use crate::sql::{quote_ident, quote_literal};
+use crate::Endpoint;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// Repoints every replica node's subscriptions from `old` to `new`.
 pub async fn repoint_replicas(
-    config: &Config,
+    config: &ControlSettings,
     login: &ControlLogin,
     shard: u32,
     old: &Endpoint,
     new: &Endpoint,
 ) {
-    for node in &config.replica_cluster.nodes {
+    for node in &config.replica_nodes {
         let mut conn = ControlConn::new(node.clone(), login.clone());
         match repoint_node(config, &mut conn, shard, old, new).await {
             Ok(0) => {
@@ -39,7 +40,7 @@ pub async fn repoint_replicas(
 }
 
 async fn repoint_node(
-    config: &Config,
+    config: &ControlSettings,
     conn: &mut ControlConn,
     shard: u32,
     old: &Endpoint,
@@ -125,7 +126,7 @@ async fn subscribed_tables(
 /// Deletes the rows of `shard` from `tables` (relname, column rows) on the
 /// replica: the fresh subscription copies them again.
 async fn delete_shard_rows(
-    config: &Config,
+    config: &ControlSettings,
     conn: &mut ControlConn,
     shard: u32,
     tables: Vec<Vec<Option<String>>>,
@@ -172,14 +173,14 @@ async fn delete_shard_rows(
 
 /// The sharding key column of `table` (per-table rule, else the first key
 /// column it has).
-fn key_column(config: &Config, table: &str, columns: &[String]) -> Option<String> {
-    if let Some(rule) = config
+fn key_column(config: &ControlSettings, table: &str, columns: &[String]) -> Option<String> {
+    if let Some((_, key)) = config
         .sharding
         .tables
         .iter()
-        .find(|t| t.name.eq_ignore_ascii_case(table))
+        .find(|(name, _)| name.eq_ignore_ascii_case(table))
     {
-        return Some(rule.key.to_ascii_lowercase());
+        return Some(key.to_ascii_lowercase());
     }
     config
         .sharding

@@ -4,8 +4,8 @@
 //! after losing the primary role, and the gate that holds new transactions
 //! while the shard fails over.
 
-use crate::config::Endpoint;
-use crate::context::PauseGate;
+use crate::Endpoint;
+use crate::PauseGate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;

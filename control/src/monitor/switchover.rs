@@ -8,9 +8,9 @@ use super::control::{format_lsn, parse_lsn};
 use super::failover::{finish, finish_promotion};
 use super::promote::{self, Candidate};
 use super::shard_watch::Conns;
-use crate::config::Endpoint;
-use crate::context::Context;
 use crate::topology::{FailoverKind, FailoverRecord, ShardPhase, ShardState};
+use crate::ControlPlane;
+use crate::Endpoint;
 use std::time::{Duration, Instant, SystemTime};
 
 const POLL: Duration = Duration::from_millis(20);
@@ -18,7 +18,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// Switches `shard` over to `target` (a standby; None: the most advanced
 /// one). Returns the new primary, or why nothing changed.
 pub async fn switchover(
-    ctx: &Context,
+    ctx: &ControlPlane,
     shard_index: u32,
     target: Option<Endpoint>,
 ) -> Result<FailoverRecord, String> {
@@ -55,7 +55,7 @@ pub async fn switchover(
     shard.gate.pause();
     let paused_at = Instant::now();
     let result = async {
-        let limit = ctx.config.replication.switchover_timeout;
+        let limit = ctx.settings.replication.switchover_timeout;
         drain(ctx, &shard, limit).await?;
         let lsn = stop_writes(&mut conns, &old_primary).await?;
         wait_replayed(&mut conns, &winner.node, lsn, limit).await?;
@@ -117,15 +117,10 @@ pub async fn switchover(
 }
 
 /// Waits until no server connection of the shard is checked out.
-async fn drain(ctx: &Context, shard: &ShardState, limit: Duration) -> Result<(), String> {
+async fn drain(ctx: &ControlPlane, shard: &ShardState, limit: Duration) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
-        let active: usize = ctx
-            .users
-            .values()
-            .filter_map(|u| u.shard_pools.get(shard.index as usize).cloned())
-            .map(|p| p.stats().active)
-            .sum();
+        let active = ctx.data_path.active_transactions(shard.index);
         if active == 0 {
             return Ok(());
         }

@@ -1,0 +1,33 @@
+//! The control plane's shared handle: its settings, the topology it
+//! maintains, and the data path it notifies. Built once at start-up by the
+//! proxy; every control task holds an `Arc<ControlPlane>`.
+
+use crate::data_path::DataPath;
+use crate::settings::ControlSettings;
+use crate::topology::Topology;
+use std::sync::Arc;
+
+/// Settings, topology and data-path hooks of the control plane.
+pub struct ControlPlane {
+    /// What the configuration says.
+    pub settings: ControlSettings,
+    /// Current primaries, node health, failover history.
+    pub topology: Arc<Topology>,
+    /// Pools and metrics of the data path.
+    pub data_path: Arc<dyn DataPath>,
+}
+
+impl ControlPlane {
+    /// A control plane over `topology`.
+    pub fn new(
+        settings: ControlSettings,
+        topology: Arc<Topology>,
+        data_path: Arc<dyn DataPath>,
+    ) -> ControlPlane {
+        ControlPlane {
+            settings,
+            topology,
+            data_path,
+        }
+    }
+}
