@@ -11,12 +11,15 @@
 //! - `endpoint`, `settings`: node addresses and the settings it runs with;
 //! - `topology`: the live view the sessions read;
 //! - `monitor`: the control loops, failover, switchover, resubscription;
+//! - `fleet`: several instances as one through etcd (membership, the
+//!   controller, the shared topology and failover log);
 //! - `gate`: the pause gate sessions wait on;
 //! - `data_path`: the hooks into the proxy;
 //! - `plane`: the shared handle of all of the above;
 //! - `sql`: quoting for the SQL it writes.
 
 pub mod data_path;
+pub mod fleet;
 mod endpoint;
 mod gate;
 pub mod monitor;
@@ -27,6 +30,7 @@ pub mod topology;
 
 pub use data_path::{DataPath, NoDataPath};
 pub use endpoint::Endpoint;
+pub use fleet::Fleet;
 pub use gate::PauseGate;
 pub use plane::ControlPlane;
 pub use settings::{ControlSettings, NodeTls, ShardFunctionName};

@@ -3,6 +3,7 @@
 //! proxy; every control task holds an `Arc<ControlPlane>`.
 
 use crate::data_path::DataPath;
+use crate::fleet::Fleet;
 use crate::settings::ControlSettings;
 use crate::topology::Topology;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub struct ControlPlane {
     pub topology: Arc<Topology>,
     /// Pools and metrics of the data path.
     pub data_path: Arc<dyn DataPath>,
+    /// This instance's place in a fleet (None: a single instance).
+    pub fleet: Option<Arc<Fleet>>,
 }
 
 impl ControlPlane {
@@ -24,7 +27,12 @@ impl ControlPlane {
         topology: Arc<Topology>,
         data_path: Arc<dyn DataPath>,
     ) -> ControlPlane {
+        let fleet = settings
+            .coordination
+            .clone()
+            .map(|c| Arc::new(Fleet::new(c)));
         ControlPlane {
+            fleet,
             settings,
             topology,
             data_path,

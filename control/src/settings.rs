@@ -94,6 +94,8 @@ pub struct ControlSettings {
     pub replica_tls: Option<NodeTls>,
     /// How rows map to shards.
     pub sharding: ShardingSettings,
+    /// `[coordination]`: the fleet through etcd (None: a single instance).
+    pub coordination: Option<crate::fleet::CoordinationSettings>,
 }
 
 impl ControlSettings {

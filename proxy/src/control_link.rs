@@ -2,7 +2,8 @@
 //! settings built from the configuration file, and the [`DataPath`] hooks
 //! (retire pooled connections, count failovers) the control plane calls.
 
-use crate::config::{Config, ServerTlsMode};
+use crate::config::{Config, CoordinationSection, ServerTlsMode};
+use shardwire_control::fleet::CoordinationSettings;
 use crate::context::Context;
 use crate::tls::ServerTls;
 use shardwire_control::settings::{
@@ -51,6 +52,7 @@ pub fn control_settings(config: &Config, server_tls: &ServerTls) -> ControlSetti
         replica_nodes: config.replica_cluster.nodes.clone(),
         replica_database: config.replica_cluster.database.clone(),
         replica_tls: tls_for(server_tls.mode_for(u32::MAX)),
+        coordination: config.coordination.as_ref().map(coordination),
         sharding: ShardingSettings {
             function: config.sharding.function,
             key_columns: config.sharding.key_columns.clone(),
@@ -61,6 +63,33 @@ pub fn control_settings(config: &Config, server_tls: &ServerTls) -> ControlSetti
                 .map(|t| (t.name.clone(), t.key.clone()))
                 .collect(),
         },
+    }
+}
+
+/// The fleet settings from `[coordination]` (certificate files that
+/// cannot be read are reported when etcd is contacted).
+fn coordination(co: &CoordinationSection) -> CoordinationSettings {
+    let read = |path: &Option<String>| {
+        path.as_ref().and_then(|p| match std::fs::read(p) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::error!(file = %p, error = %e, "cannot read an etcd TLS file");
+                None
+            }
+        })
+    };
+    let listen = co.bound.clone().unwrap_or_default();
+    CoordinationSettings {
+        endpoints: co.endpoints.clone(),
+        cluster: co.cluster.clone(),
+        name: co.name.clone().unwrap_or_else(|| listen.clone()),
+        listen,
+        lease_ttl: co.lease_ttl,
+        coordination_timeout: co.coordination_timeout,
+        failsafe: co.failsafe,
+        credentials: co.user.clone().zip(co.password.clone()),
+        ca_pem: read(&co.ca_file),
+        identity_pem: read(&co.cert_file).zip(read(&co.key_file)),
     }
 }
 

@@ -36,7 +36,20 @@ impl RunningProxy {
         let server_tls = std::sync::Arc::new(
             crate::tls::ServerTls::from_config(&config).map_err(std::io::Error::other)?,
         );
+        let mut config = config;
+        if let Some(co) = config.coordination.as_mut() {
+            co.bound = Some(addr.to_string());
+        }
         let context = Context::new(config, client_tls, server_tls);
+        if context.control.fleet.is_some() {
+            // Take the topology from etcd before serving anyone, so a
+            // restart after a failover routes to the new primary at once.
+            match shardwire_control::fleet::bootstrap(&context.control, std::time::Duration::from_secs(10)).await {
+                Ok(()) => tracing::info!("topology read from etcd"),
+                Err(e) => tracing::error!(error = %e,
+                    "etcd not reachable at start: serving the configured topology; writes are refused until etcd answers"),
+            }
+        }
         let accept = tokio::spawn(accept_loop(listener, context.clone()));
         let control_plane = crate::monitor::spawn(&context.control);
         let mut metrics_addr = None;

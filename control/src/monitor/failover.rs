@@ -5,6 +5,7 @@
 
 use super::promote::{self, Candidate};
 use super::shard_watch::Conns;
+use crate::fleet::records::IntentRecord;
 use crate::topology::{FailoverKind, FailoverRecord, ShardPhase, ShardState};
 use crate::ControlPlane;
 use crate::Endpoint;
@@ -46,6 +47,7 @@ pub async fn fail_over(
 ) -> bool {
     let old_primary = shard.primary();
     tracing::warn!(shard = shard.index, primary = %old_primary, "primary is down: failing over");
+    shard.set_local_change(true);
     shard.set_phase(ShardPhase::FailingOver);
     shard.gate.pause();
     let paused_at = Instant::now();
@@ -63,6 +65,7 @@ pub async fn fail_over(
         }
     };
     shard.gate.resume();
+    shard.set_local_change(false);
     finish(
         ctx,
         FailoverRecord {
@@ -112,17 +115,41 @@ async fn promote_best(
                 promote::describe_lag(best.lsn, other.lsn));
         }
     }
-    finish_promotion(ctx, shard, conns, &best, &others).await
+    finish_promotion(ctx, shard, conns, &best, &others, FailoverKind::Automatic).await
 }
 
 /// Promotes `winner`, installs it as the shard's primary and repoints
-/// `others` at it; shared with the switchover.
+/// `others` at it; shared with the switchover. In a fleet the change goes
+/// through the generation handshake first (nothing is promoted unless
+/// every live instance stopped using the old primary).
 pub async fn finish_promotion(
     ctx: &ControlPlane,
     shard: &ShardState,
     conns: &mut Conns,
     winner: &Candidate,
     others: &[Candidate],
+    kind: FailoverKind,
+) -> Result<(Endpoint, String), String> {
+    let mut intent = match &ctx.fleet {
+        Some(fleet) => Some(
+            fleet
+                .begin_change(shard, &shard.primary(), &winner.node, kind.name())
+                .await?,
+        ),
+        None => None,
+    };
+    install_promotion(ctx, shard, conns, winner, others, intent.as_mut()).await
+}
+
+/// The steps after the decision (and, in a fleet, the handshake):
+/// promote, set the synchronous standbys, repoint, swap routing, publish.
+pub async fn install_promotion(
+    ctx: &ControlPlane,
+    shard: &ShardState,
+    conns: &mut Conns,
+    winner: &Candidate,
+    others: &[Candidate],
+    mut intent: Option<&mut IntentRecord>,
 ) -> Result<(Endpoint, String), String> {
     let was_sync = !shard.sync_names().is_empty();
     if let Err(e) = promote::promote(conns, &winner.node).await {
@@ -139,6 +166,9 @@ pub async fn finish_promotion(
                 return Err(e);
             }
         }
+    }
+    if let (Some(fleet), Some(intent)) = (&ctx.fleet, intent.as_deref_mut()) {
+        fleet.promoted(intent).await;
     }
     let mut notes = vec![format!(
         "promoted {} at {}",
@@ -164,6 +194,12 @@ pub async fn finish_promotion(
         .filter(|s| s != &winner.node && !others.iter().any(|o| &o.node == s))
         .collect();
     promote::swap_routing(ctx, shard, &winner.node);
+    if let (Some(fleet), Some(intent)) = (&ctx.fleet, intent.as_deref()) {
+        if let Err(e) = fleet.finish_change(shard, intent).await {
+            tracing::error!(shard = shard.index, error = %e, "could not publish the new primary; the next controller finishes it");
+            notes.push(format!("not yet published to the fleet: {e}"));
+        }
+    }
     if !unreached.is_empty() {
         shard.drop_standbys(&unreached);
         notes.push(format!(
@@ -207,6 +243,19 @@ pub fn finish(ctx: &ControlPlane, record: FailoverRecord) {
         "{}",
         record.detail
     );
+    if let Some(fleet) = ctx.fleet.clone() {
+        // The shared log: every instance (this one too) takes the entry
+        // from etcd, so SHOW FAILOVERS is the same everywhere.
+        let topology = ctx.topology.clone();
+        let data_path = ctx.data_path.clone();
+        tokio::spawn(async move {
+            if !fleet.record_failover(&record).await {
+                data_path.failover_finished(&record);
+                topology.failovers.push(record);
+            }
+        });
+        return;
+    }
     ctx.data_path.failover_finished(&record);
     ctx.topology.failovers.push(record);
 }

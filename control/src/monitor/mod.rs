@@ -6,6 +6,7 @@
 
 mod control;
 mod failover;
+mod fleet_switchover;
 mod probe;
 mod promote;
 mod replica_watch;
@@ -14,7 +15,9 @@ mod shard_watch;
 mod switchover;
 
 pub use control::{format_lsn, open as open_control_connection, parse_lsn};
+pub use fleet_switchover::{candidate_state, finish_resumed};
 pub use promote::retarget_conninfo;
+pub use shard_watch::record_roles;
 pub use switchover::switchover;
 
 use crate::ControlPlane;
@@ -55,7 +58,7 @@ pub fn spawn(ctx: &Arc<ControlPlane>) -> Vec<JoinHandle<()>> {
     if !ctx.settings.enabled() {
         return Vec::new();
     }
-    let mut tasks = Vec::new();
+    let mut tasks = crate::fleet::spawn(ctx);
     for shard in &ctx.topology.shards {
         let Some(login) = shard_login(ctx, shard.index) else {
             break;

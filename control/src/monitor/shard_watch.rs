@@ -218,8 +218,24 @@ async fn round(ctx: &Arc<ControlPlane>, shard: &Arc<ShardState>, watch: &mut Wat
         }
     }
 
-    fence_former_primaries(shard, watch, &fenced_primaries).await;
-    if let Some((node, timeline)) = promoted_elsewhere.first().cloned() {
+    if let Some(fleet) = &ctx.fleet {
+        fleet.observe(shard.index, &primary, primary_ok);
+    }
+    shard.set_sync_streaming(
+        primary_ok && !shard.sync_names().is_empty() && !streaming_standbys.is_empty(),
+    );
+    let controls = ctx.fleet.as_ref().is_none_or(|f| f.is_controller());
+    if controls {
+        fence_former_primaries(shard, watch, &fenced_primaries).await;
+    }
+    // In a fleet the topology in etcd says who the primary is; a node
+    // found promoted is the controller's business, not adopted here.
+    let adoptable = if ctx.fleet.is_none() {
+        promoted_elsewhere.first().cloned()
+    } else {
+        None
+    };
+    if let Some((node, timeline)) = adoptable {
         // A "standby" is a primary: promoted while shardwire was not
         // looking (e.g. shardwire restarted after a failover, with the old
         // configuration). The newer timeline is the real primary.
@@ -258,6 +274,33 @@ async fn round(ctx: &Arc<ControlPlane>, shard: &Arc<ShardState>, watch: &mut Wat
             shard.set_phase(ShardPhase::Suspect);
         }
         return;
+    }
+    if !controls {
+        // Only the fleet's controller decides; this instance keeps
+        // checking and publishing what it sees.
+        if shard.phase() == ShardPhase::Serving {
+            shard.set_phase(ShardPhase::Suspect);
+        }
+        return;
+    }
+    if let Some(fleet) = &ctx.fleet {
+        let window = settings.check_interval.as_secs_f64() * f64::from(settings.failure_threshold);
+        if let Some(seen) = fleet.seen_healthy_elsewhere(shard.index, &primary, window) {
+            // Another instance still reaches the primary: only this one
+            // is cut off. Promoting would split the brain.
+            shard.set_phase(ShardPhase::Unreachable);
+            if first_failure.elapsed().as_secs_f64() > 2.0 * window && !watch.reported {
+                watch.reported = true;
+                failover::record_refusal(
+                    ctx,
+                    shard,
+                    &primary,
+                    first_failure,
+                    format!("not promoted: {seen}, so the primary is alive and only this instance cannot reach it"),
+                );
+            }
+            return;
+        }
     }
     if !streaming_standbys.is_empty() {
         // The standbys still hear from the primary: it is alive and only

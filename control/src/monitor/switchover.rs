@@ -27,6 +27,11 @@ pub async fn switchover(
         .shard(shard_index)
         .ok_or_else(|| format!("there is no shard {shard_index}"))?
         .clone();
+    if let Some(fleet) = &ctx.fleet {
+        if !fleet.is_controller() {
+            return super::fleet_switchover::ask_controller(ctx, fleet, shard_index, target).await;
+        }
+    }
     let login = super::shard_login(ctx, shard_index)
         .ok_or("switchover needs [replication] user (the control-plane login)")?;
     let started = Instant::now();
@@ -51,6 +56,7 @@ pub async fn switchover(
         .cloned()
         .collect();
 
+    shard.set_local_change(true);
     shard.set_phase(ShardPhase::FailingOver);
     shard.gate.pause();
     let paused_at = Instant::now();
@@ -59,7 +65,15 @@ pub async fn switchover(
         drain(ctx, &shard, limit).await?;
         let lsn = stop_writes(&mut conns, &old_primary).await?;
         wait_replayed(&mut conns, &winner.node, lsn, limit).await?;
-        finish_promotion(ctx, &shard, &mut conns, &winner, &others).await
+        finish_promotion(
+            ctx,
+            &shard,
+            &mut conns,
+            &winner,
+            &others,
+            FailoverKind::Switchover,
+        )
+        .await
     }
     .await;
     let paused = paused_at.elapsed();
@@ -95,6 +109,7 @@ pub async fn switchover(
     };
     shard.set_phase(ShardPhase::Serving);
     shard.gate.resume();
+    shard.set_local_change(false);
     let record = FailoverRecord {
         shard: shard_index,
         kind: FailoverKind::Switchover,

@@ -63,6 +63,18 @@ pub struct ShardState {
     /// Why automatic promotion is off for this shard (an earlier one ended
     /// in an unknown state), if it is.
     promotions_blocked: RwLock<Option<String>>,
+    /// The fleet's generation of this shard's record in etcd (0 without
+    /// coordination).
+    fleet_generation: AtomicU64,
+    /// Why this instance refuses writes to the shard right now (lost
+    /// coordination), if it does.
+    writes_refused: RwLock<Option<String>>,
+    /// The primary's synchronous standbys were seen streaming from it at
+    /// the last check (the failsafe mode's condition).
+    sync_streaming: std::sync::atomic::AtomicBool,
+    /// This instance's control plane is changing the shard's primary
+    /// (its own failover or switchover holds the gate).
+    local_change: std::sync::atomic::AtomicBool,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -89,6 +101,10 @@ impl ShardState {
             beats: RwLock::new((None, None)),
             sync_names: RwLock::new(String::new()),
             promotions_blocked: RwLock::new(None),
+            fleet_generation: AtomicU64::new(0),
+            writes_refused: RwLock::new(None),
+            sync_streaming: std::sync::atomic::AtomicBool::new(false),
+            local_change: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -144,6 +160,63 @@ impl ShardState {
         write(&self.primary, new_primary.clone());
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.changed.notify_waiters();
+    }
+
+    /// Installs roles decided elsewhere (the fleet's record in etcd): the
+    /// generation is bumped when the primary changes, so pooled
+    /// connections to the old one are dropped. Returns whether it changed.
+    pub fn install(&self, primary: &Endpoint, standbys: Vec<Endpoint>, fenced: Vec<Endpoint>) -> bool {
+        let changed = read(&self.primary) != *primary;
+        write(&self.standbys, standbys);
+        write(&self.fenced, fenced);
+        if changed {
+            write(&self.primary, primary.clone());
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        self.changed.notify_waiters();
+        changed
+    }
+
+    /// The generation of the shard's record in the fleet's store.
+    pub fn fleet_generation(&self) -> u64 {
+        self.fleet_generation.load(Ordering::Acquire)
+    }
+
+    /// Records the fleet generation applied.
+    pub fn set_fleet_generation(&self, generation: u64) {
+        self.fleet_generation.store(generation, Ordering::Release);
+    }
+
+    /// Why writes to this shard are refused right now, if they are.
+    pub fn writes_refused(&self) -> Option<String> {
+        read(&self.writes_refused)
+    }
+
+    /// Refuses (Some) or allows (None) writes to this shard.
+    pub fn set_writes_refused(&self, why: Option<String>) {
+        write(&self.writes_refused, why);
+    }
+
+    /// Whether the primary's synchronous standbys streamed from it at the
+    /// last check.
+    pub fn sync_streaming(&self) -> bool {
+        self.sync_streaming.load(Ordering::Acquire)
+    }
+
+    /// Records whether the synchronous standbys stream from the primary.
+    pub fn set_sync_streaming(&self, streaming: bool) {
+        self.sync_streaming.store(streaming, Ordering::Release);
+    }
+
+    /// Whether this instance's own failover or switchover holds the gate.
+    pub fn local_change(&self) -> bool {
+        self.local_change.load(Ordering::Acquire)
+    }
+
+    /// Marks the start (true) or end (false) of this instance's own
+    /// change of the primary.
+    pub fn set_local_change(&self, on: bool) {
+        self.local_change.store(on, Ordering::Release);
     }
 
     /// The heartbeat written one check before the latest (epoch seconds):

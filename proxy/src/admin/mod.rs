@@ -11,6 +11,7 @@ mod show_clients;
 mod show_config;
 mod show_databases;
 mod show_failovers;
+mod show_fleet;
 mod show_misc;
 mod show_nodes;
 mod show_pools;
@@ -99,6 +100,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "SHOW FAILOVERS",
         "failovers and switchovers: when, which nodes, how long",
+    ),
+    (
+        "SHOW FLEET",
+        "the instances, the controller, each one's view of each shard",
     ),
     (
         "SWITCHOVER",
@@ -222,6 +227,7 @@ pub async fn execute(
         ["show", "nodes"] => Ok(show_nodes::nodes(ctx)),
         ["show", "failovers"] => Ok(show_failovers::failovers(ctx)),
         ["show", "routes"] => Ok(show_routes::routes(ctx)),
+        ["show", "fleet"] => Ok(show_fleet::fleet(ctx)),
         ["pause", ..]
         | ["resume", ..]
         | ["reload"]

@@ -69,6 +69,8 @@ pub fn shards(ctx: &Context) -> ResultSet {
         ("state", Kind::Text),
         ("timeline", Kind::Int),
         ("server_connections", Kind::Int),
+        ("generation", Kind::Int),
+        ("writes", Kind::Text),
     ]);
     let join = |nodes: Vec<crate::config::Endpoint>| {
         nodes
@@ -107,6 +109,16 @@ pub fn shards(ctx: &Context) -> ResultSet {
                 .and_then(|n| n.timeline)
                 .map(|t| t.to_string()),
             text(open),
+            text(if ctx.control.fleet.is_some() {
+                shard.fleet_generation()
+            } else {
+                shard.generation()
+            }),
+            text(if shard.writes_refused().is_some() {
+                "refused"
+            } else {
+                "ok"
+            }),
         ]);
     }
     r

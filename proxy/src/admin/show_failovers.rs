@@ -18,7 +18,11 @@ pub fn failovers(ctx: &Context) -> ResultSet {
         ("paused_seconds", Kind::Text),
         ("detail", Kind::Text),
     ]);
-    for f in ctx.topology.failovers.all() {
+    let mut all = ctx.topology.failovers.all();
+    // The same order on every instance of a fleet, however the entries
+    // arrived.
+    all.sort_by(|a, b| (a.started, a.shard).cmp(&(b.started, b.shard)));
+    for f in all {
         r.row(vec![
             text(f.shard),
             text(f.kind.name()),

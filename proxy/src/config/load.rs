@@ -188,6 +188,7 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     validate_replication(c)?;
+    validate_coordination(c)?;
     validate_limits(c)?;
     validate_tls(c)?;
     if c.auth_query.query.is_some() && c.auth_query.user.is_none() {
@@ -249,6 +250,59 @@ fn validate_limits(c: &Config) -> Result<(), ConfigError> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+fn validate_coordination(c: &Config) -> Result<(), ConfigError> {
+    let Some(co) = &c.coordination else {
+        return Ok(());
+    };
+    if co.endpoints.is_empty() {
+        return Err(invalid(
+            "coordination.endpoints",
+            "name at least one etcd client URL",
+        ));
+    }
+    if let Some(bad) = co
+        .endpoints
+        .iter()
+        .find(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+    {
+        return Err(invalid(
+            "coordination.endpoints",
+            format!("{bad}: must start with http:// or https://"),
+        ));
+    }
+    if co.lease_ttl < std::time::Duration::from_secs(2) {
+        return Err(invalid("coordination.lease_ttl", "must be at least 2s"));
+    }
+    if co.coordination_timeout.is_zero() || co.coordination_timeout >= co.lease_ttl {
+        return Err(invalid(
+            "coordination.coordination_timeout",
+            "must be greater than zero and shorter than lease_ttl (an instance must stop writing before its registration can expire)",
+        ));
+    }
+    if co.cluster.is_empty() || co.cluster.contains('/') {
+        return Err(invalid(
+            "coordination.cluster",
+            "must be a non-empty name without '/'",
+        ));
+    }
+    if co.cert_file.is_some() != co.key_file.is_some() {
+        return Err(invalid(
+            "coordination.cert_file",
+            "cert_file and key_file go together",
+        ));
+    }
+    if co.user.is_some() != co.password.is_some() {
+        return Err(invalid("coordination.user", "user and password go together"));
+    }
+    if !c.replication.enabled() {
+        return Err(invalid(
+            "coordination",
+            "a fleet needs the control plane: set [replication] user",
+        ));
     }
     Ok(())
 }

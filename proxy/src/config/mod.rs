@@ -2,6 +2,7 @@
 //! semantic checks that turn a bad file into an error naming the key.
 
 mod auth_query;
+mod coordination;
 mod duration;
 mod load;
 mod replication;
@@ -9,6 +10,7 @@ mod schema;
 mod tls;
 
 pub use auth_query::AuthQuerySection;
+pub use coordination::CoordinationSection;
 pub use duration::parse_duration;
 pub use load::{load_file, parse_str, ConfigError};
 pub use replication::*;

@@ -47,6 +47,8 @@ pub struct Config {
     /// Looking up users that are not in `[[users]]` on the servers.
     #[serde(default)]
     pub auth_query: super::AuthQuerySection,
+    /// Running as a fleet through etcd (None: a single instance).
+    pub coordination: Option<super::CoordinationSection>,
 }
 
 /// `[admin]`: who may use the admin console (database `shardwire`).

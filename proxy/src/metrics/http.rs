@@ -75,6 +75,25 @@ async fn handle(mut stream: TcpStream, ctx: Arc<Context>) {
 /// Ready when every shard's primary hands out a connection that answers
 /// a query, within 1 s.
 async fn readiness(ctx: &Context) -> (&'static str, &'static str, String) {
+    if ctx.sessions.is_shutting_down() {
+        return (
+            "503 Service Unavailable",
+            "application/json",
+            "{\"ready\":false,\"draining\":true}\n".into(),
+        );
+    }
+    if let Some(fleet) = &ctx.control.fleet {
+        if ctx.topology.shards.iter().any(|s| s.writes_refused().is_some()) {
+            return (
+                "503 Service Unavailable",
+                "application/json",
+                format!(
+                    "{{\"ready\":false,\"coordination\":\"lost\",\"instance\":\"{}\"}}\n",
+                    fleet.name().replace('"', "'")
+                ),
+            );
+        }
+    }
     let Some(user) = ctx.users.values().next() else {
         return (
             "503 Service Unavailable",

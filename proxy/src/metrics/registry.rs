@@ -70,9 +70,11 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// Statements refused by a user's rate limit.
     pub rate_limited: IntCounterVec,
+    /// The fleet's metrics.
+    pub fleet: super::fleet::FleetMetrics,
 }
 
-fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+pub(super) fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
     let vec = static_metric(GaugeVec::new(Opts::new(name, help), labels));
     let _ = registry.register(Box::new(vec.clone()));
     vec
@@ -88,7 +90,7 @@ fn static_metric<T>(metric: prometheus::Result<T>) -> T {
     }
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+pub(super) fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let vec = static_metric(IntCounterVec::new(Opts::new(name, help), labels));
     let _ = registry.register(Box::new(vec.clone()));
     vec
@@ -250,6 +252,7 @@ impl Metrics {
                 "RELOAD / SIGHUP attempts by outcome (ok, failed)",
                 &["outcome"],
             ),
+            fleet: super::fleet::FleetMetrics::new(&registry),
             registry,
         }
     }

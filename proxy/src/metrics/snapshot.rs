@@ -60,4 +60,5 @@ pub fn refresh(ctx: &Context) {
                 .set(i64::from(p == phase));
         }
     }
+    m.fleet.refresh(&ctx.control);
 }

@@ -27,6 +27,8 @@ pub enum SqlState {
     DuplicatePreparedStatement,
     /// 57P01 admin_shutdown.
     AdminShutdown,
+    /// 57P03 cannot_connect_now.
+    CannotConnectNow,
     /// 58000 system_error (an internal failure of the proxy).
     SystemError,
     /// A code reported by a server, passed on unchanged.
@@ -47,6 +49,7 @@ impl SqlState {
             SqlState::FeatureNotSupported => "0A000",
             SqlState::DuplicatePreparedStatement => "42P05",
             SqlState::AdminShutdown => "57P01",
+            SqlState::CannotConnectNow => "57P03",
             SqlState::SystemError => "58000",
             SqlState::FromServer(code) => std::str::from_utf8(code).unwrap_or("XX000"),
         }

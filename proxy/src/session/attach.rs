@@ -76,6 +76,7 @@ impl Session {
             copy_in_active: false,
             passthrough: 0,
             last_shard: None,
+            txn_wrote: false,
             request_started: None,
             cancel,
         }

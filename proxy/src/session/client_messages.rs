@@ -638,6 +638,16 @@ impl Session {
                 return BindRoute::Done;
             }
         }
+        if let Target::Shard(_) | Target::AnyShard = decision.target {
+            let shard = match decision.target {
+                Target::Shard(k) => k,
+                _ => self.any_shard(),
+            };
+            if let Some(refusal) = self.write_refusal(decision.kind, shard) {
+                self.refuse_extended(refusal);
+                return BindRoute::Done;
+            }
+        }
         match decision.target {
             Target::Shard(k) => self.place_or_refuse(Some(k)).await,
             Target::AnyShard => self.place_or_refuse(None).await,

@@ -14,6 +14,7 @@ mod server_messages;
 pub mod startup;
 pub mod statements;
 mod tls_upgrade;
+mod write_guard;
 
 use crate::cancel::CancelRegistration;
 use crate::config::PoolMode;
@@ -148,5 +149,8 @@ pub(crate) struct Session {
     /// Describe, `SELECT 1`) go there, so a client working on one shard's
     /// data never depends on another shard.
     last_shard: Option<u32>,
+    /// The transaction in progress has run a write (its COMMIT is refused
+    /// while this instance may not write to the shard).
+    txn_wrote: bool,
     cancel: CancelRegistration,
 }

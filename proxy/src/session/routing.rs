@@ -465,6 +465,15 @@ impl Session {
                     Target::Shards(ref v) => v.clone(),
                     _ => (0..self.user.shard_pools.len() as u32).collect(),
                 };
+                if decision.kind != StatementKind::Read {
+                    if let Some(refusal) = shards
+                        .iter()
+                        .find_map(|&k| self.write_refusal(decision.kind, k))
+                    {
+                        self.refuse_simple(refusal);
+                        return true;
+                    }
+                }
                 match decision.kind {
                     StatementKind::Read => self.scatter_read(sql, shards, &decision).await,
                     _ => self.broadcast(sql).await,
@@ -472,6 +481,10 @@ impl Session {
                 return true;
             }
         };
+        if let Some(refusal) = self.write_refusal(decision.kind, shard) {
+            self.refuse_simple(refusal);
+            return true;
+        }
         match self.place_on(shard).await {
             Placement::Ready => {
                 self.forward_query(frame);

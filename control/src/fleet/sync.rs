@@ -1,0 +1,181 @@
+//! Keeping this instance's topology equal to etcd's: a full read at start
+//! (seeding an empty cluster from the configuration), a watch on the
+//! shard records and the failover log, and a full re-read every few
+//! seconds and after any watch error. Applying a record with no primary
+//! closes the shard's gate and acknowledges the generation (the handshake);
+//! a record with a primary installs it and lets the shard's transactions
+//! through.
+
+use super::records::{FailoverEntry, ShardRecord};
+use super::Fleet;
+use crate::topology::ShardPhase;
+use crate::ControlPlane;
+use etcd_client::{Compare, CompareOp, EventType, Txn, TxnOp, WatchOptions};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Time between two full re-reads.
+const REREAD: Duration = Duration::from_secs(2);
+
+/// Runs until aborted.
+pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
+    let mut seen = HashSet::new();
+    loop {
+        if let Err(e) = reconcile(&plane, &fleet, false).await {
+            tracing::warn!(error = %e, "could not read the topology from etcd");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        }
+        load_log(&plane, &fleet, &mut seen).await;
+        if let Err(e) = watch(&plane, &fleet, &mut seen).await {
+            tracing::debug!(error = %e, "topology watch ended");
+        }
+    }
+}
+
+/// Reads every shard record and applies it; with `seed`, writes the
+/// configured topology for shards that have no record yet.
+pub async fn reconcile(plane: &ControlPlane, fleet: &Fleet, seed: bool) -> Result<(), String> {
+    if seed {
+        for shard in &plane.topology.shards {
+            let record = ShardRecord {
+                shard: shard.index,
+                primary: Some(shard.primary()),
+                standbys: shard.standbys(),
+                fenced: shard.fenced(),
+                generation: 1,
+            };
+            let key = fleet.store.key(&format!("topology/{}", shard.index));
+            let value = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+            fleet
+                .store
+                .txn(
+                    Txn::new()
+                        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(key, value, None)]),
+                )
+                .await?;
+        }
+    }
+    let (kvs, _) = fleet.store.list("topology/").await?;
+    for kv in kvs {
+        if let Ok(record) = serde_json::from_slice::<ShardRecord>(kv.value()) {
+            apply(plane, fleet, &record).await;
+        }
+    }
+    fleet.stale.store(false, Ordering::Release);
+    *fleet.reconciled.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+    Ok(())
+}
+
+/// Makes the local view of a shard match its record.
+pub async fn apply(plane: &ControlPlane, fleet: &Fleet, record: &ShardRecord) {
+    let Some(shard) = plane.topology.shard(record.shard) else {
+        return;
+    };
+    if record.generation < shard.fleet_generation() {
+        return;
+    }
+    match &record.primary {
+        None => {
+            // The controller is replacing the primary: stop sending this
+            // shard anything, then say so.
+            if !shard.gate.is_paused() {
+                shard.gate.pause();
+            }
+            shard.set_phase(ShardPhase::FailingOver);
+            plane.data_path.retire_idle(record.shard);
+            if shard.fleet_generation() != record.generation {
+                tracing::info!(shard = record.shard, generation = record.generation,
+                    "the controller is replacing this shard's primary; its transactions wait");
+            }
+            shard.set_fleet_generation(record.generation);
+            fleet.state().acks.insert(record.shard, record.generation);
+            super::handshake::publish_ack(fleet).await;
+        }
+        Some(primary) => {
+            let changed = shard.install(primary, record.standbys.clone(), record.fenced.clone());
+            crate::monitor::record_roles(plane, shard);
+            if changed {
+                let retired = plane.data_path.retire_idle(record.shard);
+                tracing::info!(shard = record.shard, primary = %primary, generation = record.generation, retired,
+                    "routing swapped to the primary published by the fleet");
+            }
+            let was = shard.fleet_generation();
+            shard.set_fleet_generation(record.generation);
+            fleet.state().acks.insert(record.shard, record.generation);
+            if was != record.generation && shard.gate.is_paused() && !shard.local_change() {
+                shard.set_phase(ShardPhase::Serving);
+                shard.gate.resume();
+            }
+        }
+    }
+}
+
+/// Loads log entries not seen yet into SHOW FAILOVERS (and metrics).
+async fn load_log(plane: &ControlPlane, fleet: &Fleet, seen: &mut HashSet<String>) {
+    let Ok((kvs, _)) = fleet.store.list("failovers/").await else {
+        return;
+    };
+    let first_load = seen.is_empty();
+    for kv in kvs {
+        add_entry(plane, kv.key_str().unwrap_or_default(), kv.value(), seen, !first_load);
+    }
+}
+
+fn add_entry(plane: &ControlPlane, key: &str, value: &[u8], seen: &mut HashSet<String>, count: bool) {
+    if !seen.insert(key.to_owned()) {
+        return;
+    }
+    let Ok(entry) = serde_json::from_slice::<FailoverEntry>(value) else {
+        return;
+    };
+    let record = entry.to_record();
+    if count {
+        plane.data_path.failover_finished(&record);
+    }
+    plane.topology.failovers.push(record);
+}
+
+/// Watches the shard records and the log until an error or `REREAD`.
+async fn watch(plane: &ControlPlane, fleet: &Fleet, seen: &mut HashSet<String>) -> Result<(), String> {
+    let topology_key = fleet.store.key("topology/");
+    let log_key = fleet.store.key("failovers/");
+    let mut topology = fleet
+        .store
+        .call(|mut c| async move { c.watch(topology_key, Some(WatchOptions::new().with_prefix())).await })
+        .await?;
+    let mut log = fleet
+        .store
+        .call(|mut c| async move { c.watch(log_key, Some(WatchOptions::new().with_prefix())).await })
+        .await?;
+    let deadline = tokio::time::Instant::now() + REREAD;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return Ok(()),
+            msg = topology.message() => {
+                let resp = msg.map_err(|e| e.to_string())?.ok_or("watch closed")?;
+                fleet.store.heard();
+                for event in resp.events() {
+                    if event.event_type() != EventType::Put {
+                        continue;
+                    }
+                    if let Some(record) = event.kv().and_then(|kv| serde_json::from_slice::<ShardRecord>(kv.value()).ok()) {
+                        apply(plane, fleet, &record).await;
+                    }
+                }
+            }
+            msg = log.message() => {
+                let resp = msg.map_err(|e| e.to_string())?.ok_or("watch closed")?;
+                fleet.store.heard();
+                for event in resp.events() {
+                    if let (EventType::Put, Some(kv)) = (event.event_type(), event.kv()) {
+                        add_entry(plane, kv.key_str().unwrap_or_default(), kv.value(), seen, true);
+                    }
+                }
+            }
+        }
+    }
+}
