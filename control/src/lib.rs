@@ -19,8 +19,8 @@
 //! - `sql`: quoting for the SQL it writes.
 
 pub mod data_path;
-pub mod fleet;
 mod endpoint;
+pub mod fleet;
 mod gate;
 pub mod monitor;
 mod plane;

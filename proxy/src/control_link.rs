@@ -3,9 +3,9 @@
 //! (retire pooled connections, count failovers) the control plane calls.
 
 use crate::config::{Config, CoordinationSection, ServerTlsMode};
-use shardwire_control::fleet::CoordinationSettings;
 use crate::context::Context;
 use crate::tls::ServerTls;
+use shardwire_control::fleet::CoordinationSettings;
 use shardwire_control::settings::{
     ControlSettings, ReplicationSettings, ShardSettings, ShardingSettings,
 };

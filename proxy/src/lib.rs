@@ -25,6 +25,8 @@
 //! - `proxy`: starting and stopping a proxy instance (used by the CLI,
 //!   the demo and the tests);
 //! - `reload`: RELOAD / SIGHUP;
+//! - `drain`: leaving cleanly on SIGTERM (sessions end at a transaction
+//!   boundary, the fleet registration is given up);
 //! - `runtime`: the tokio runtime for a worker count;
 //! - `demo`: `shardwire demo`.
 
@@ -36,6 +38,7 @@ pub mod config;
 pub mod context;
 pub mod control_link;
 pub mod demo;
+pub mod drain;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

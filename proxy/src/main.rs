@@ -141,12 +141,27 @@ fn main() -> ExitCode {
                     }
                 });
                 let shutdown = proxy.context.clone();
+                let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("cannot watch SIGTERM: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = shutdown.sessions.shutdown.notified() => {}
+                    _ = tokio::signal::ctrl_c() => {
+                        tracing::info!("SIGINT: shutting down");
+                        proxy.stop();
+                    }
+                    _ = shutdown.sessions.shutdown.notified() => {
+                        tracing::info!("shutting down");
+                        proxy.stop();
+                    }
+                    _ = terminate.recv() => {
+                        tracing::info!("SIGTERM: draining");
+                        proxy.drain().await;
+                    }
                 }
-                tracing::info!("shutting down");
-                proxy.stop();
                 ExitCode::SUCCESS
             })
         }

@@ -44,7 +44,12 @@ impl RunningProxy {
         if context.control.fleet.is_some() {
             // Take the topology from etcd before serving anyone, so a
             // restart after a failover routes to the new primary at once.
-            match shardwire_control::fleet::bootstrap(&context.control, std::time::Duration::from_secs(10)).await {
+            match shardwire_control::fleet::bootstrap(
+                &context.control,
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            {
                 Ok(()) => tracing::info!("topology read from etcd"),
                 Err(e) => tracing::error!(error = %e,
                     "etcd not reachable at start: serving the configured topology; writes are refused until etcd answers"),
@@ -83,6 +88,14 @@ impl RunningProxy {
             .map_err(|e| format!("cannot listen: {e}"))?;
         let _ = proxy.context.config_path.set(path.to_path_buf());
         Ok(proxy)
+    }
+
+    /// Leaves cleanly: the listener closes, sessions end at their next
+    /// transaction boundary (see [`crate::drain`]), then everything stops.
+    pub async fn drain(&self) {
+        self.accept.abort();
+        crate::drain::drain(&self.context).await;
+        self.stop();
     }
 
     /// Stops accepting clients and closes the pools.

@@ -30,6 +30,11 @@ pub struct SessionTable {
     pub unauthenticated: Arc<crate::limits::Counter>,
     /// Notified once SHUTDOWN has drained the proxy: the process exits.
     pub shutdown: Notify,
+    /// Draining (SIGTERM, SHUTDOWN WAIT_FOR_CLIENTS): each session ends
+    /// with 57P01 at its next transaction boundary.
+    draining: AtomicBool,
+    /// Wakes idle sessions when draining starts.
+    pub drain_started: Notify,
 }
 
 impl SessionTable {
@@ -85,6 +90,25 @@ impl SessionTable {
     /// Refuse new clients from now on.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Starts draining: new clients are refused, sessions end at their
+    /// next transaction boundary.
+    pub fn begin_drain(&self) {
+        self.begin_shutdown();
+        self.draining.store(true, Ordering::Release);
+        self.drain_started.notify_waiters();
+    }
+
+    /// Whether sessions are asked to end at their next boundary.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Client sessions (not admin consoles) still open.
+    pub fn client_count(&self) -> usize {
+        let admins = self.admin_set().clone();
+        self.lock().keys().filter(|id| !admins.contains(id)).count()
     }
 
     /// Whether SHUTDOWN is under way.

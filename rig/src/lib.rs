@@ -13,6 +13,9 @@
 //! [`enable_ssl`] turns TLS on for a node and [`require_ssl`] makes TCP
 //! clients use it (see [`ssl`]).
 //!
+//! An [`EtcdCluster`] runs real `etcd` members on free loopback ports, which
+//! can be killed and restarted one by one (see [`etcd`]).
+//!
 //! Everything a [`Rig`] started is stopped and its directory removed when the
 //! rig is dropped, on Ctrl-C / SIGTERM once [`install_ctrl_c_teardown`] is
 //! installed, and — for rigs of processes that died without either — by the
@@ -37,6 +40,7 @@ mod admin;
 mod bindir;
 mod command;
 mod conf;
+pub mod etcd;
 mod layout;
 mod log_tail;
 pub mod logical;
@@ -56,6 +60,7 @@ mod topology;
 
 pub use bindir::{pg_bindir, BINDIR_ENV};
 pub use conf::{AuthMethod, NodeOptions};
+pub use etcd::{EtcdCluster, ETCD_ENV};
 pub use layout::ROOT_ENV;
 pub use node::Node;
 pub use os_user::OS_USER_ENV;

@@ -41,9 +41,8 @@ pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
             was_up = up;
         }
         for shard in &plane.topology.shards {
-            let refused = if up {
-                None
-            } else if fleet.settings.failsafe && shard.sync_streaming() {
+            let may_write = up || (fleet.settings.failsafe && shard.sync_streaming());
+            let refused = if may_write {
                 None
             } else {
                 Some(format!(

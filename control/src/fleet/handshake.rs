@@ -40,7 +40,11 @@ pub async fn publish_ack(fleet: &Fleet) {
     };
     let _ = fleet
         .store
-        .put(&format!("members/{}", fleet.settings.name), value, Some(lease))
+        .put(
+            &format!("members/{}", fleet.settings.name),
+            value,
+            Some(lease),
+        )
         .await;
 }
 
@@ -54,7 +58,10 @@ impl Fleet {
             self.settings.name.clone(),
         )];
         compares.extend(extra);
-        let resp = self.store.txn(Txn::new().when(compares).and_then(ops)).await?;
+        let resp = self
+            .store
+            .txn(Txn::new().when(compares).and_then(ops))
+            .await?;
         Ok(resp.succeeded())
     }
 
@@ -65,7 +72,8 @@ impl Fleet {
             .get(&format!("topology/{shard}"))
             .await?
             .ok_or_else(|| format!("shard {shard} has no record in etcd"))?;
-        let record = serde_json::from_slice(kv.value()).map_err(|e| format!("shard {shard}'s record: {e}"))?;
+        let record = serde_json::from_slice(kv.value())
+            .map_err(|e| format!("shard {shard}'s record: {e}"))?;
         Ok((record, kv.mod_revision()))
     }
 
@@ -85,7 +93,11 @@ impl Fleet {
             None,
         )];
         ops.push(match intent {
-            Some(i) => TxnOp::put(intent_key, serde_json::to_vec(i).map_err(|e| e.to_string())?, None),
+            Some(i) => TxnOp::put(
+                intent_key,
+                serde_json::to_vec(i).map_err(|e| e.to_string())?,
+                None,
+            ),
             None => TxnOp::delete(intent_key, None),
         });
         let compares = vec![Compare::mod_revision(key, CompareOp::Equal, revision)];
@@ -100,11 +112,18 @@ impl Fleet {
     }
 
     /// Moves an intent to `step` (as the controller).
-    pub(super) async fn set_step(&self, intent: &mut IntentRecord, step: Step) -> Result<(), String> {
+    pub(super) async fn set_step(
+        &self,
+        intent: &mut IntentRecord,
+        step: Step,
+    ) -> Result<(), String> {
         intent.step = step;
         let value = serde_json::to_vec(&*intent).map_err(|e| e.to_string())?;
         let key = self.store.key(&format!("intents/{}", intent.shard));
-        if self.as_controller(Vec::new(), vec![TxnOp::put(key, value, None::<PutOptions>)]).await? {
+        if self
+            .as_controller(Vec::new(), vec![TxnOp::put(key, value, None::<PutOptions>)])
+            .await?
+        {
             Ok(())
         } else {
             Err("this instance is no longer the controller".into())
@@ -131,7 +150,10 @@ impl Fleet {
             return Err(format!(
                 "etcd says shard {}'s primary is {}, not {old}",
                 shard.index,
-                record.primary.as_ref().map_or("(none)".into(), |p| p.to_string())
+                record
+                    .primary
+                    .as_ref()
+                    .map_or("(none)".into(), |p| p.to_string())
             ));
         }
         let mut intent = IntentRecord {
@@ -151,9 +173,13 @@ impl Fleet {
             generation: intent.generation,
             ..record.clone()
         };
-        self.swap_record(&fenced_record, revision, Some(&intent)).await?;
-        tracing::info!(shard = shard.index, generation = intent.generation,
-            "published shard without a primary; waiting for every instance to acknowledge");
+        self.swap_record(&fenced_record, revision, Some(&intent))
+            .await?;
+        tracing::info!(
+            shard = shard.index,
+            generation = intent.generation,
+            "published shard without a primary; waiting for every instance to acknowledge"
+        );
         if let Err(e) = self.wait_acks(shard.index, intent.generation).await {
             // Nothing promoted: put the old primary back.
             if let Ok((_, rev)) = self.shard_record(shard.index).await {
@@ -197,7 +223,11 @@ impl Fleet {
 
     /// Publishes the shard's new roles (after the promotion) and clears
     /// the intent.
-    pub async fn finish_change(&self, shard: &ShardState, intent: &IntentRecord) -> Result<(), String> {
+    pub async fn finish_change(
+        &self,
+        shard: &ShardState,
+        intent: &IntentRecord,
+    ) -> Result<(), String> {
         let (record, revision) = self.shard_record(shard.index).await?;
         let published = ShardRecord {
             shard: shard.index,

@@ -101,7 +101,10 @@ async fn heartbeat(plane: &Arc<ControlPlane>, fleet: &Arc<Fleet>) -> Result<(), 
     {
         let mut state = fleet.state();
         if state.controller != controller {
-            tracing::info!(controller = controller.as_deref().unwrap_or("(none)"), "fleet controller");
+            tracing::info!(
+                controller = controller.as_deref().unwrap_or("(none)"),
+                "fleet controller"
+            );
         }
         state.controller = controller;
         state.members = members;

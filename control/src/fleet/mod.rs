@@ -130,7 +130,12 @@ impl Fleet {
     /// An instance other than this one that saw `primary` healthy within
     /// the last `window` seconds (then the primary is not down for the
     /// fleet), with what it saw.
-    pub fn seen_healthy_elsewhere(&self, shard: u32, primary: &Endpoint, window: f64) -> Option<String> {
+    pub fn seen_healthy_elsewhere(
+        &self,
+        shard: u32,
+        primary: &Endpoint,
+        window: f64,
+    ) -> Option<String> {
         let now = epoch_now();
         let state = self.state();
         state
@@ -141,7 +146,11 @@ impl Fleet {
                 let view = m.views.get(&shard)?;
                 let at = view.healthy_at?;
                 (&view.primary == primary && now - at < window).then(|| {
-                    format!("instance {} saw {primary} answer {:.1}s ago", m.name, now - at)
+                    format!(
+                        "instance {} saw {primary} answer {:.1}s ago",
+                        m.name,
+                        now - at
+                    )
                 })
             })
     }
@@ -165,7 +174,11 @@ impl Fleet {
 
     /// Asks the controller (whichever instance it is) to switch `shard`
     /// over; the outcome appears in the failover log.
-    pub async fn request_switchover(&self, shard: u32, target: Option<Endpoint>) -> Result<(), String> {
+    pub async fn request_switchover(
+        &self,
+        shard: u32,
+        target: Option<Endpoint>,
+    ) -> Result<(), String> {
         let request = records::SwitchoverRequest {
             shard,
             target,

@@ -36,7 +36,11 @@ pub async fn resume_all(plane: &Arc<ControlPlane>, fleet: &Arc<Fleet>) {
     }
 }
 
-async fn resume_one(plane: &Arc<ControlPlane>, fleet: &Fleet, intent: IntentRecord) -> Result<(), String> {
+async fn resume_one(
+    plane: &Arc<ControlPlane>,
+    fleet: &Fleet,
+    intent: IntentRecord,
+) -> Result<(), String> {
     let state = crate::monitor::candidate_state(plane, intent.shard, &intent.candidate).await;
     match (state, intent.step) {
         (None, Step::Fencing) => {
@@ -91,7 +95,8 @@ pub async fn take_switchover_requests(plane: &Arc<ControlPlane>, fleet: &Arc<Fle
             "carrying out a SWITCHOVER asked on another instance");
         let plane = plane.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::monitor::switchover(&plane, request.shard, request.target).await {
+            if let Err(e) = crate::monitor::switchover(&plane, request.shard, request.target).await
+            {
                 tracing::warn!(shard = request.shard, error = %e, "switchover not done");
             }
         });

@@ -150,12 +150,19 @@ impl Store {
     /// One key, if present.
     pub async fn get(&self, suffix: &str) -> Result<Option<KeyValue>, String> {
         let key = self.key(suffix);
-        let mut resp = self.call(|mut c| async move { c.get(key, None).await }).await?;
+        let mut resp = self
+            .call(|mut c| async move { c.get(key, None).await })
+            .await?;
         Ok(resp.take_kvs().into_iter().next())
     }
 
     /// Writes `value` at `suffix`, attached to `lease` if given.
-    pub async fn put(&self, suffix: &str, value: Vec<u8>, lease: Option<i64>) -> Result<(), String> {
+    pub async fn put(
+        &self,
+        suffix: &str,
+        value: Vec<u8>,
+        lease: Option<i64>,
+    ) -> Result<(), String> {
         let key = self.key(suffix);
         let options = lease.map(|l| PutOptions::new().with_lease(l));
         self.call(|mut c| async move { c.put(key, value, options).await })

@@ -88,8 +88,11 @@ pub async fn apply(plane: &ControlPlane, fleet: &Fleet, record: &ShardRecord) {
             shard.set_phase(ShardPhase::FailingOver);
             plane.data_path.retire_idle(record.shard);
             if shard.fleet_generation() != record.generation {
-                tracing::info!(shard = record.shard, generation = record.generation,
-                    "the controller is replacing this shard's primary; its transactions wait");
+                tracing::info!(
+                    shard = record.shard,
+                    generation = record.generation,
+                    "the controller is replacing this shard's primary; its transactions wait"
+                );
             }
             shard.set_fleet_generation(record.generation);
             fleet.state().acks.insert(record.shard, record.generation);
@@ -121,11 +124,23 @@ async fn load_log(plane: &ControlPlane, fleet: &Fleet, seen: &mut HashSet<String
     };
     let first_load = seen.is_empty();
     for kv in kvs {
-        add_entry(plane, kv.key_str().unwrap_or_default(), kv.value(), seen, !first_load);
+        add_entry(
+            plane,
+            kv.key_str().unwrap_or_default(),
+            kv.value(),
+            seen,
+            !first_load,
+        );
     }
 }
 
-fn add_entry(plane: &ControlPlane, key: &str, value: &[u8], seen: &mut HashSet<String>, count: bool) {
+fn add_entry(
+    plane: &ControlPlane,
+    key: &str,
+    value: &[u8],
+    seen: &mut HashSet<String>,
+    count: bool,
+) {
     if !seen.insert(key.to_owned()) {
         return;
     }
@@ -140,16 +155,26 @@ fn add_entry(plane: &ControlPlane, key: &str, value: &[u8], seen: &mut HashSet<S
 }
 
 /// Watches the shard records and the log until an error or `REREAD`.
-async fn watch(plane: &ControlPlane, fleet: &Fleet, seen: &mut HashSet<String>) -> Result<(), String> {
+async fn watch(
+    plane: &ControlPlane,
+    fleet: &Fleet,
+    seen: &mut HashSet<String>,
+) -> Result<(), String> {
     let topology_key = fleet.store.key("topology/");
     let log_key = fleet.store.key("failovers/");
     let mut topology = fleet
         .store
-        .call(|mut c| async move { c.watch(topology_key, Some(WatchOptions::new().with_prefix())).await })
+        .call(|mut c| async move {
+            c.watch(topology_key, Some(WatchOptions::new().with_prefix()))
+                .await
+        })
         .await?;
     let mut log = fleet
         .store
-        .call(|mut c| async move { c.watch(log_key, Some(WatchOptions::new().with_prefix())).await })
+        .call(|mut c| async move {
+            c.watch(log_key, Some(WatchOptions::new().with_prefix()))
+                .await
+        })
         .await?;
     let deadline = tokio::time::Instant::now() + REREAD;
     loop {

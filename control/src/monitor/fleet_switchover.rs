@@ -25,13 +25,10 @@ pub async fn ask_controller(
     let limit = ctx.settings.replication.switchover_timeout + fleet.settings.lease_ttl * 3;
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        let done = ctx
-            .topology
-            .failovers
-            .all()
-            .into_iter()
-            .rev()
-            .find(|r| r.shard == shard && r.kind == FailoverKind::Switchover && r.started >= asked);
+        let done =
+            ctx.topology.failovers.all().into_iter().rev().find(|r| {
+                r.shard == shard && r.kind == FailoverKind::Switchover && r.started >= asked
+            });
         if let Some(record) = done {
             return if record.outcome == "promoted" {
                 Ok(record)
@@ -66,7 +63,11 @@ pub async fn finish_resumed(ctx: &ControlPlane, mut intent: IntentRecord) -> Res
         .clone();
     let login = super::shard_login(ctx, intent.shard).ok_or("no control login")?;
     let mut conns = Conns::new(login);
-    shard.install(&intent.old_primary, intent.standbys.clone(), intent.fenced.clone());
+    shard.install(
+        &intent.old_primary,
+        intent.standbys.clone(),
+        intent.fenced.clone(),
+    );
     shard.set_local_change(true);
     shard.set_phase(ShardPhase::FailingOver);
     shard.gate.pause();
@@ -82,14 +83,19 @@ pub async fn finish_resumed(ctx: &ControlPlane, mut intent: IntentRecord) -> Res
         lsn: 0,
         name: String::new(),
     };
-    let result = install_promotion(ctx, &shard, &mut conns, &winner, &others, Some(&mut intent)).await;
+    let result =
+        install_promotion(ctx, &shard, &mut conns, &winner, &others, Some(&mut intent)).await;
     let (outcome, new_primary, detail) = match result {
         Ok((node, detail)) => {
             shard.set_phase(ShardPhase::Serving);
-            ("promoted", Some(node.to_string()), format!(
-                "finished the failover {} started; {detail}",
-                intent.controller
-            ))
+            (
+                "promoted",
+                Some(node.to_string()),
+                format!(
+                    "finished the failover {} started; {detail}",
+                    intent.controller
+                ),
+            )
         }
         Err(e) => {
             shard.set_phase(ShardPhase::Down);
@@ -111,8 +117,10 @@ pub async fn finish_resumed(ctx: &ControlPlane, mut intent: IntentRecord) -> Res
             started: std::time::UNIX_EPOCH + Duration::from_secs_f64(intent.started.max(0.0)),
             old_primary: intent.old_primary.to_string(),
             new_primary,
-            total: Duration::from_secs_f64((crate::fleet::records::epoch_now() - intent.started).max(0.0))
-                .max(started.elapsed()),
+            total: Duration::from_secs_f64(
+                (crate::fleet::records::epoch_now() - intent.started).max(0.0),
+            )
+            .max(started.elapsed()),
             paused: started.elapsed(),
             outcome,
             detail: detail.clone(),

@@ -165,7 +165,12 @@ impl ShardState {
     /// Installs roles decided elsewhere (the fleet's record in etcd): the
     /// generation is bumped when the primary changes, so pooled
     /// connections to the old one are dropped. Returns whether it changed.
-    pub fn install(&self, primary: &Endpoint, standbys: Vec<Endpoint>, fenced: Vec<Endpoint>) -> bool {
+    pub fn install(
+        &self,
+        primary: &Endpoint,
+        standbys: Vec<Endpoint>,
+        fenced: Vec<Endpoint>,
+    ) -> bool {
         let changed = read(&self.primary) != *primary;
         write(&self.standbys, standbys);
         write(&self.fenced, fenced);

@@ -126,6 +126,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "refuse new clients, let transactions finish, end sessions, exit",
     ),
     (
+        "SHUTDOWN WAIT_FOR_CLIENTS",
+        "drain: each client ends at its transaction boundary (57P01), then exit",
+    ),
+    (
         "BAN",
         "BAN <host:port>: no replica reads from the node, never promote it",
     ),
@@ -235,6 +239,7 @@ pub async fn execute(
         | ["reconnect", ..]
         | ["kill", ..]
         | ["shutdown"]
+        | ["shutdown", _]
         | ["ban", ..]
         | ["unban", ..]
             if role != AdminRole::Admin =>
@@ -256,6 +261,12 @@ pub async fn execute(
         ["reconnect"] | ["reconnect", _] => Ok(control::reconnect(ctx)),
         ["kill"] | ["kill", _] => Ok(control::kill(ctx)),
         ["shutdown"] => control::shutdown(ctx).await,
+        ["shutdown", "wait_for_clients"] => {
+            crate::drain::drain(ctx).await;
+            ctx.sessions.shutdown.notify_waiters();
+            ctx.sessions.shutdown.notify_one();
+            Ok(ResultSet::command("SHUTDOWN"))
+        }
         ["ban", node] => control::ban(ctx, node),
         ["unban", node] => control::unban(ctx, node),
         ["reload"] => match crate::reload::reload(ctx) {

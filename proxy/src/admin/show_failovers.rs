@@ -21,7 +21,7 @@ pub fn failovers(ctx: &Context) -> ResultSet {
     let mut all = ctx.topology.failovers.all();
     // The same order on every instance of a fleet, however the entries
     // arrived.
-    all.sort_by(|a, b| (a.started, a.shard).cmp(&(b.started, b.shard)));
+    all.sort_by_key(|f| (f.started, f.shard));
     for f in all {
         r.row(vec![
             text(f.shard),

@@ -59,7 +59,11 @@ pub fn fleet(ctx: &Context) -> ResultSet {
             text(&m.listen),
             text(if m.controller { "controller" } else { "member" }),
             text(if this { "yes" } else { "no" }),
-            if this { text(coordination(&status)) } else { None },
+            if this {
+                text(coordination(&status))
+            } else {
+                None
+            },
             text(format!("{:.1}", m.heartbeat_age.max(0.0))),
             text(format!("{:.0}", m.uptime.max(0.0))),
             text(&m.version),

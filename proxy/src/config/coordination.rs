@@ -17,7 +17,10 @@ pub struct CoordinationSection {
     /// This instance's name in the fleet (default: its listen address).
     pub name: Option<String>,
     /// TTL of the registration and of the controller role.
-    #[serde(default = "default_lease_ttl", deserialize_with = "super::duration::deserialize")]
+    #[serde(
+        default = "default_lease_ttl",
+        deserialize_with = "super::duration::deserialize"
+    )]
     pub lease_ttl: Duration,
     /// Without an answer from etcd for this long, writes are refused
     /// (must be shorter than `lease_ttl`).

@@ -296,7 +296,10 @@ fn validate_coordination(c: &Config) -> Result<(), ConfigError> {
         ));
     }
     if co.user.is_some() != co.password.is_some() {
-        return Err(invalid("coordination.user", "user and password go together"));
+        return Err(invalid(
+            "coordination.user",
+            "user and password go together",
+        ));
     }
     if !c.replication.enabled() {
         return Err(invalid(

@@ -135,6 +135,10 @@ pub struct ProxySection {
     /// Most connections still in startup/authentication at once (slow or
     /// hostile clients cannot tie up the proxy).
     pub max_unauthenticated: usize,
+    /// On SIGTERM or `SHUTDOWN WAIT_FOR_CLIENTS`: how long running
+    /// transactions may take before the remaining sessions are closed.
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ProxySection {
@@ -148,6 +152,7 @@ impl Default for ProxySection {
             auth_timeout: Duration::from_secs(15),
             max_client_connections: 20_000,
             max_unauthenticated: 1_000,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -26,8 +26,11 @@ pub struct FleetMetrics {
 impl FleetMetrics {
     /// Registers the fleet metrics in `registry`.
     pub fn new(registry: &Registry) -> FleetMetrics {
-        let gauge = |name: &str, help: &str, labels: &[&str]| super::registry::gauge_vec(registry, name, help, labels);
-        let counter = |name: &str, help: &str| super::registry::counter_vec(registry, name, help, &[]);
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            super::registry::gauge_vec(registry, name, help, labels)
+        };
+        let counter =
+            |name: &str, help: &str| super::registry::counter_vec(registry, name, help, &[]);
         FleetMetrics {
             coordination_up: gauge(
                 "shardwire_coordination_up",
@@ -99,7 +102,10 @@ impl FleetMetrics {
             .with_label_values(NO_LABELS)
             .set(status.members.len() as f64);
         let stats = fleet.store_stats();
-        catch_up(&self.controller_changes, fleet.controller_changes.load(Ordering::Relaxed));
+        catch_up(
+            &self.controller_changes,
+            fleet.controller_changes.load(Ordering::Relaxed),
+        );
         catch_up(&self.etcd_requests, stats.requests.load(Ordering::Relaxed));
         catch_up(&self.etcd_errors, stats.errors.load(Ordering::Relaxed));
         self.etcd_seconds

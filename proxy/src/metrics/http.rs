@@ -83,7 +83,12 @@ async fn readiness(ctx: &Context) -> (&'static str, &'static str, String) {
         );
     }
     if let Some(fleet) = &ctx.control.fleet {
-        if ctx.topology.shards.iter().any(|s| s.writes_refused().is_some()) {
+        if ctx
+            .topology
+            .shards
+            .iter()
+            .any(|s| s.writes_refused().is_some())
+        {
             return (
                 "503 Service Unavailable",
                 "application/json",

@@ -90,7 +90,12 @@ fn static_metric<T>(metric: prometheus::Result<T>) -> T {
     }
 }
 
-pub(super) fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+pub(super) fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> IntCounterVec {
     let vec = static_metric(IntCounterVec::new(Opts::new(name, help), labels));
     let _ = registry.register(Box::new(vec.clone()));
     vec

@@ -88,6 +88,18 @@ impl Session {
                     continue;
                 }
             }
+            if self.server.is_none() && self.held.is_empty() && self.ctx.sessions.is_draining() {
+                // Draining: between transactions, the session ends cleanly.
+                return SessionEnd::Fatal(
+                    ErrorResponse::fatal(
+                        SqlState::AdminShutdown,
+                        "this shardwire instance is shutting down; your last transaction completed",
+                    )
+                    .with_hint(
+                        "reconnect: another instance (or this one, restarted) will serve you",
+                    ),
+                );
+            }
             if self.server.is_none() && self.client_in.is_empty() && self.to_client.is_empty() {
                 // Idle: give the buffers back; a busy client re-allocates.
                 self.client_in = BytesMut::new();
@@ -101,6 +113,7 @@ impl Session {
                 r = self.client.readable(), if server_out < HIGH_WATER && self.client_in.len() < HIGH_WATER && self.to_client.len() < HIGH_WATER => Event::ClientReadable(r),
                 r = self.client.writable(), if !self.to_client.is_empty() => Event::Writable(r),
                 r = server_writable(server), if server_out > 0 => Event::Writable(r),
+                _ = self.ctx.sessions.drain_started.notified(), if server.is_none() => Event::Writable(Ok(())),
             };
             let step = match event {
                 Event::ServerReadable(Ok(())) => self.read_server(),

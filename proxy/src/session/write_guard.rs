@@ -11,7 +11,11 @@ impl Session {
     /// The refusal for a statement of `kind` bound for `shard`, if this
     /// instance may not write to it now. Remembers that the transaction
     /// wrote.
-    pub(super) fn write_refusal(&mut self, kind: StatementKind, shard: u32) -> Option<ErrorResponse> {
+    pub(super) fn write_refusal(
+        &mut self,
+        kind: StatementKind,
+        shard: u32,
+    ) -> Option<ErrorResponse> {
         if !self.in_transaction() {
             self.txn_wrote = false;
         }
