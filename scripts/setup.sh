@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what shardwire's demo, tests and benches need on a fresh Debian
 # machine: PostgreSQL server binaries (initdb, pg_ctl, psql, pgbench),
-# libclang (pg_query, the router's SQL parser, generates bindings with it)
+# libclang (pg_query, the router's SQL parser, generates bindings with it),
+# etcd and protoc (the fleet)
 # and, with --bench, pgbouncer. Safe to run again: it installs only what is
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -12,6 +13,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+# etcd for the fleet (several instances coordinated through etcd), and
+# protoc, which the etcd client crate's build needs.
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 if [ "${1:-}" = "--bench" ] && ! command -v pgbouncer >/dev/null 2>&1; then
   need+=(pgbouncer)
 fi
@@ -24,4 +30,6 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
   # The Debian package starts a cluster of its own; the rig does not use it.
   $sudo service postgresql stop >/dev/null 2>&1 || true
+  # Likewise etcd's: the rig starts its own clusters on free ports.
+  $sudo service etcd stop >/dev/null 2>&1 || true
 fi

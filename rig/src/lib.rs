@@ -64,6 +64,7 @@ pub use etcd::{EtcdCluster, ETCD_ENV};
 pub use layout::ROOT_ENV;
 pub use node::Node;
 pub use os_user::OS_USER_ENV;
+pub use ports::free_port;
 pub use process::pid_alive;
 pub use relay::TcpRelay;
 pub use rig::Rig;

@@ -21,7 +21,7 @@ const ATTEMPTS: usize = 200;
 /// A loopback port that was free a moment ago: a random port outside the
 /// ephemeral range that `127.0.0.1` can bind (falling back to one the kernel
 /// picks). Another process could still take it before PostgreSQL binds it.
-pub(crate) fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let candidates = non_ephemeral(&ephemeral_range());
     if !candidates.is_empty() {
         for _ in 0..ATTEMPTS {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod fleet;
 pub mod raw;
 pub mod replicated;
 pub mod sharded;

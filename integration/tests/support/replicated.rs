@@ -43,35 +43,8 @@ pub const SCHEMA: &str = "CREATE TABLE writes (user_id bigint NOT NULL, seq bigi
 impl Replicated {
     pub async fn start(layout: Layout) -> Replicated {
         let rig = Rig::new().expect("rig");
-        let mut primaries = Vec::new();
-        let mut standbys = Vec::new();
-        for k in 0..layout.shards {
-            let primary = rig
-                .start_primary(&format!("shard{k}"), drill_options())
-                .await
-                .expect("primary");
-            rig.create_user(&primary, "app", "app").await.expect("user");
-            rig.create_database(&primary, "app", "app")
-                .await
-                .expect("db");
-            primary
-                .connect("app", "app", "app")
-                .await
-                .expect("connect")
-                .batch_execute(SCHEMA)
-                .await
-                .expect("schema");
-            let mut mine = Vec::new();
-            for i in 1..=layout.standbys {
-                mine.push(
-                    rig.start_standby(&format!("shard{k}_s{i}"), &primary, layout.sync)
-                        .await
-                        .expect("standby"),
-                );
-            }
-            primaries.push(primary);
-            standbys.push(mine);
-        }
+        let (primaries, standbys) =
+            start_shards(&rig, layout.shards, layout.standbys, layout.sync).await;
         let relay = if layout.relay_shard0 {
             Some(TcpRelay::start(primaries[0].port()).expect("relay"))
         } else {
@@ -180,6 +153,46 @@ password = "app"
             .find(|n| n.port() == port)
             .expect("a rig node on that port")
     }
+}
+
+/// Starts `shards` primaries (user and database `app`, the drill schema)
+/// with `standbys` streaming standbys each.
+pub async fn start_shards(
+    rig: &Rig,
+    shards: usize,
+    standbys_per_shard: usize,
+    sync: bool,
+) -> (Vec<Node>, Vec<Vec<Node>>) {
+    let mut primaries = Vec::new();
+    let mut standbys = Vec::new();
+    for k in 0..shards {
+        let primary = rig
+            .start_primary(&format!("shard{k}"), drill_options())
+            .await
+            .expect("primary");
+        rig.create_user(&primary, "app", "app").await.expect("user");
+        rig.create_database(&primary, "app", "app")
+            .await
+            .expect("db");
+        primary
+            .connect("app", "app", "app")
+            .await
+            .expect("connect")
+            .batch_execute(SCHEMA)
+            .await
+            .expect("schema");
+        let mut mine = Vec::new();
+        for i in 1..=standbys_per_shard {
+            mine.push(
+                rig.start_standby(&format!("shard{k}_s{i}"), &primary, sync)
+                    .await
+                    .expect("standby"),
+            );
+        }
+        primaries.push(primary);
+        standbys.push(mine);
+    }
+    (primaries, standbys)
 }
 
 /// Runs `command` and returns its rows as text.
