@@ -38,6 +38,14 @@ impl Log {
     }
 }
 
+/// The server's message (not just "db error"), with when it came.
+fn describe(e: &tokio_postgres::Error, epoch: Instant) -> String {
+    let text = e
+        .as_db_error()
+        .map_or(e.to_string(), |d| d.message().to_owned());
+    format!("at {} ms: {text}", epoch.elapsed().as_millis())
+}
+
 fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code().map_or("-".into(), |c| c.code().to_owned())
 }
@@ -89,7 +97,7 @@ fn spawn_writer(
                     log.errors
                         .lock()
                         .unwrap()
-                        .push((sqlstate(&e), e.to_string()));
+                        .push((sqlstate(&e), describe(&e, epoch)));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -123,11 +131,14 @@ async fn assert_nothing_lost(fleet: &Fleet, shard_primary: &shardwire_rig::Node,
 async fn wait_for_successes(log: &Log, more_than: u64, limit: Duration) {
     let deadline = Instant::now() + limit;
     while log.successes.load(Ordering::Relaxed) <= more_than {
-        assert!(
-            Instant::now() < deadline,
-            "writers made no progress; errors: {:?}",
-            log.errors()
-        );
+        if Instant::now() >= deadline {
+            let errors = log.errors();
+            panic!(
+                "writers made no progress; {} errors, the last ones: {:?}",
+                errors.len(),
+                &errors[errors.len().saturating_sub(5)..]
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -313,4 +324,404 @@ async fn controller_killed_after_a_primary_is_replaced_and_the_failover_complete
     let failovers = failovers_agree(&fleet).await;
     assert_eq!(promotions_of(&failovers, 0), 1, "{failovers:#?}");
     assert_nothing_lost(&fleet, &fleet.standbys[0][0].clone(), &log).await;
+}
+
+/// Drill 3: the controller alone is cut off from shard 0's primary (its
+/// control-plane login is refused there) while the other instance still
+/// reaches it → no promotion, the refusal names the instance that still
+/// sees the primary, and clients go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_cut_off_from_a_primary_causes_no_promotion() {
+    let fleet = Fleet::start(FleetLayout::default()).await;
+    let controller = fleet.controller_index().await;
+    let primary = fleet.primaries[0].port();
+    let su = fleet.primaries[0]
+        .connect_superuser()
+        .await
+        .expect("superuser");
+    su.batch_execute(&format!(
+        "ALTER ROLE ctl{controller} NOLOGIN; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'ctl{controller}'"
+    ))
+    .await
+    .expect("cut the controller off");
+    let epoch = Instant::now();
+    let log = Arc::new(Log::default());
+    let both: Vec<&Instance> = fleet.instances.iter().collect();
+    let writers = Writers::start(&both, 0, 2, 1, 0, &log, epoch);
+
+    // Long enough for several detection windows (3 failed checks each).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut refused = Vec::new();
+    while Instant::now() < deadline {
+        for i in &fleet.instances {
+            assert_eq!(
+                i.primary_port(0).await,
+                Some(primary),
+                "shard 0 was failed over"
+            );
+        }
+        refused = fleet.instances[controller].admin("SHOW FAILOVERS").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    writers.stop().await;
+    assert_eq!(promotions_of(&refused, 0), 0, "{refused:#?}");
+    let other = &fleet.instances[1 - controller].name;
+    assert!(
+        refused.iter().any(|r| r[5].as_deref() == Some("refused")
+            && r[8].as_deref().is_some_and(|d| d.contains(other.as_str()))),
+        "no refusal naming {other}: {refused:#?}"
+    );
+    assert!(
+        log.errors().is_empty(),
+        "clients saw errors: {:?}",
+        log.errors()
+    );
+    assert_nothing_lost(&fleet, &fleet.primaries[0].clone(), &log).await;
+    su.batch_execute(&format!("ALTER ROLE ctl{controller} LOGIN"))
+        .await
+        .expect("restore");
+}
+
+/// Drill 4: etcd fully down → reads go on; after coordination_timeout
+/// writes are refused with 57P03; a primary killed meanwhile is not
+/// promoted; etcd back → the failover happens and writes resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_etcd_reads_go_on_writes_stop_and_nothing_is_promoted() {
+    let fleet = Fleet::start(FleetLayout::default()).await;
+    let epoch = Instant::now();
+    let log = Arc::new(Log::default());
+    let both: Vec<&Instance> = fleet.instances.iter().collect();
+    let writers = Writers::start(&both, 1, 2, 1, 0, &log, epoch);
+    wait_for_successes(&log, 10, Duration::from_secs(20)).await;
+
+    fleet.etcd.kill_all();
+    let lost_at = epoch.elapsed().as_millis() as u64;
+    // Writes are refused once coordination_timeout passes.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let refused = log.errors().iter().filter(|e| e.0 == "57P03").count();
+        if refused >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes never refused: {:?}",
+            log.errors()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last_ack = log.acked().iter().map(|a| a.2).max().unwrap_or(0);
+    println!(
+        "ETCD LOSS: last write acknowledged {:.2}s after etcd was killed (coordination_timeout {})",
+        last_ack.saturating_sub(lost_at) as f64 / 1000.0,
+        support::fleet::COORDINATION_TIMEOUT
+    );
+    // Reads go on, through both instances.
+    for i in &fleet.instances {
+        let c = i.try_client().await.expect("connect without etcd");
+        let rows = c
+            .query(
+                "SELECT count(*) FROM writes WHERE user_id = $1",
+                &[&user_on(1, 2, 0)],
+            )
+            .await
+            .expect("read without etcd");
+        assert!(rows[0].get::<_, i64>(0) > 0);
+        let e = c
+            .execute(
+                "INSERT INTO writes (user_id, seq) VALUES ($1, -1)",
+                &[&user_on(1, 2, 0)],
+            )
+            .await
+            .expect_err("write without etcd");
+        assert_eq!(sqlstate(&e), "57P03", "{e}");
+        let message = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_default();
+        assert!(message.contains("coordination"), "{message}");
+        let fleet_rows = i.admin("SHOW FLEET").await;
+        assert!(
+            fleet_rows
+                .iter()
+                .any(|r| r[4].as_deref().is_some_and(|c| c.starts_with("LOST"))),
+            "{fleet_rows:#?}"
+        );
+        assert!(i.metrics().await.contains("shardwire_coordination_up 0"));
+    }
+    // A primary killed while etcd is down is not promoted.
+    let primary = fleet.primaries[0].port();
+    fleet.primaries[0].kill().expect("kill primary");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    for i in &fleet.instances {
+        assert_eq!(
+            i.primary_port(0).await,
+            Some(primary),
+            "promoted without etcd"
+        );
+    }
+    // etcd back: the failover happens, writes resume.
+    fleet.etcd.restart_all().await.expect("etcd back");
+    let standby = fleet.standbys[0][0].port();
+    fleet
+        .wait_primary(0, standby, Duration::from_secs(45))
+        .await;
+    let before = log.successes.load(Ordering::Relaxed);
+    wait_for_successes(&log, before + 10, Duration::from_secs(20)).await;
+    writers.stop().await;
+    let c = fleet.instances[0].try_client().await.expect("client");
+    c.execute(
+        "INSERT INTO writes (user_id, seq) VALUES ($1, 1)",
+        &[&user_on(0, 2, 77)],
+    )
+    .await
+    .expect("write to the new primary");
+    let failovers = failovers_agree(&fleet).await;
+    assert_eq!(promotions_of(&failovers, 0), 1, "{failovers:#?}");
+    assert_nothing_lost(&fleet, &fleet.primaries[1].clone(), &log).await;
+}
+
+/// Drill 4, failsafe mode: with etcd down, writes go on while the
+/// primaries' synchronous standbys stream from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failsafe_keeps_writes_while_synchronous_standbys_stream() {
+    let fleet = Fleet::start(FleetLayout {
+        failsafe: true,
+        ..FleetLayout::default()
+    })
+    .await;
+    let epoch = Instant::now();
+    let log = Arc::new(Log::default());
+    let both: Vec<&Instance> = fleet.instances.iter().collect();
+    let writers = Writers::start(&both, 1, 2, 1, 0, &log, epoch);
+    wait_for_successes(&log, 10, Duration::from_secs(20)).await;
+    fleet.etcd.kill_all();
+    // Well past coordination_timeout.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = log.successes.load(Ordering::Relaxed);
+    wait_for_successes(&log, before + 20, Duration::from_secs(10)).await;
+    for i in &fleet.instances {
+        let fleet_rows = i.admin("SHOW FLEET").await;
+        assert!(
+            fleet_rows
+                .iter()
+                .any(|r| r[4].as_deref().is_some_and(|c| c.contains("failsafe"))),
+            "{fleet_rows:#?}"
+        );
+    }
+    writers.stop().await;
+    assert!(
+        log.errors().is_empty(),
+        "writes failed in failsafe mode: {:?}",
+        log.errors()
+    );
+    assert_nothing_lost(&fleet, &fleet.primaries[1].clone(), &log).await;
+}
+
+/// Drill 6: instance 0 is cut off from etcd (not from the databases)
+/// while instance 1 switches shard 0 over → instance 0 acknowledges no
+/// write after the new primary is published, nothing acknowledged is
+/// lost, and once it hears etcd again it routes to the new primary.
+async fn isolated_instance_acknowledges_nothing_after_the_new_primary(failsafe: bool) {
+    let fleet = Fleet::start(FleetLayout {
+        failsafe,
+        relayed_etcd: vec![true, false],
+        ..FleetLayout::default()
+    })
+    .await;
+    let epoch = Instant::now();
+    let log = Arc::new(Log::default());
+    let writers = Writers::start(&[&fleet.instances[0]], 0, 2, 2, 0, &log, epoch);
+    wait_for_successes(&log, 10, Duration::from_secs(20)).await;
+    for relay in &fleet.instances[0].etcd_relays {
+        relay.cut();
+    }
+    // Instance 1 becomes (or stays) the controller.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fleet.instances[1].controller().await.as_deref() != Some("sw1") {
+        assert!(Instant::now() < deadline, "sw1 never became the controller");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let standby = fleet.standbys[0][0].port();
+    let result = fleet.instances[1]
+        .try_admin(&format!("SWITCHOVER 0 TO 127.0.0.1:{standby}"))
+        .await;
+    assert!(result.is_ok(), "switchover: {result:?}");
+    // Published: instance 1 routes to the new primary.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fleet.instances[1].primary_port(0).await != Some(standby) {
+        assert!(Instant::now() < deadline, "switchover never published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let published_at = epoch.elapsed().as_millis() as u64;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let late: Vec<_> = log
+        .acked()
+        .into_iter()
+        .filter(|a| a.2 > published_at)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the isolated instance acknowledged writes after the new primary was published: {late:?}"
+    );
+    // Nothing it acknowledged is missing on the new primary.
+    assert_nothing_lost(&fleet, &fleet.standbys[0][0].clone(), &log).await;
+    // etcd back for instance 0: it re-reads the topology and writes again.
+    for relay in &fleet.instances[0].etcd_relays {
+        relay.restore();
+    }
+    fleet
+        .wait_primary(0, standby, Duration::from_secs(30))
+        .await;
+    let before = log.successes.load(Ordering::Relaxed);
+    wait_for_successes(&log, before + 10, Duration::from_secs(30)).await;
+    writers.stop().await;
+    assert_nothing_lost(&fleet, &fleet.standbys[0][0].clone(), &log).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instance_cut_off_from_etcd_acknowledges_no_write_after_a_new_primary() {
+    isolated_instance_acknowledges_nothing_after_the_new_primary(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instance_cut_off_from_etcd_in_failsafe_acknowledges_no_write_after_a_new_primary() {
+    isolated_instance_acknowledges_nothing_after_the_new_primary(true).await;
+}
+
+/// Drill 7: rolling restart (SIGTERM one instance, start it again, then
+/// the other) while clients use a multi-host connection string → no
+/// transaction fails in flight (a client only sees its connection closed
+/// between transactions), every committed row is there, and both
+/// instances end with the same topology.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rolling_restart_fails_no_transaction_in_flight() {
+    let mut fleet = Fleet::start(FleetLayout::default()).await;
+    let multi = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=app password=app dbname=app connect_timeout=5",
+        fleet.instances[0].port, fleet.instances[1].port
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let committed = Arc::new(Mutex::new(Vec::<(i64, i64)>::new()));
+    let in_flight = Arc::new(Mutex::new(Vec::<String>::new()));
+    let between = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for n in 0..4usize {
+        let (multi, stop, committed, in_flight, between) = (
+            multi.clone(),
+            stop.clone(),
+            committed.clone(),
+            in_flight.clone(),
+            between.clone(),
+        );
+        let user = user_on(n % 2, 2, 200 + n);
+        clients.push(tokio::spawn(async move {
+            let mut seq = 0i64;
+            let mut client: Option<tokio_postgres::Client> = None;
+            while !stop.load(Ordering::Relaxed) {
+                if client.as_ref().is_none_or(|c| c.is_closed()) {
+                    if client.is_some() {
+                        // The instance closed it after the last commit.
+                        between.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match tokio_postgres::connect(&multi, tokio_postgres::NoTls).await {
+                        Ok((c, conn)) => {
+                            tokio::spawn(conn);
+                            client = Some(c);
+                        }
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    }
+                }
+                let Some(c) = client.as_ref() else { continue };
+                // The transaction's first statement: a closed connection
+                // here is a clean close between transactions.
+                if let Err(e) = c.batch_execute("BEGIN").await {
+                    let code = sqlstate(&e);
+                    if code == "57P01" || code == "-" {
+                        between.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        in_flight.lock().unwrap().push(format!("BEGIN: {e}"));
+                    }
+                    client = None;
+                    continue;
+                }
+                seq += 1;
+                let body = async {
+                    c.execute(
+                        "INSERT INTO writes (user_id, seq) VALUES ($1, $2)",
+                        &[&user, &seq],
+                    )
+                    .await?;
+                    c.query("SELECT count(*) FROM writes WHERE user_id = $1", &[&user])
+                        .await?;
+                    c.batch_execute("COMMIT").await
+                };
+                match body.await {
+                    Ok(()) => committed.lock().unwrap().push((user, seq)),
+                    Err(e) => {
+                        in_flight
+                            .lock()
+                            .unwrap()
+                            .push(format!("in a transaction: {e}"));
+                        client = None;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for i in 0..2 {
+        let exited = fleet.instances[i].sigterm(Duration::from_secs(30)).await;
+        assert!(exited, "instance {i} did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        fleet.instances[i].start().await;
+        fleet.wait_formed().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = c.await;
+    }
+    let in_flight = in_flight.lock().unwrap().clone();
+    assert!(
+        in_flight.is_empty(),
+        "transactions failed in flight: {in_flight:?}"
+    );
+    let committed = committed.lock().unwrap().clone();
+    assert!(
+        committed.len() > 50,
+        "too little work done: {}",
+        committed.len()
+    );
+    println!(
+        "ROLLING RESTART: {} transactions committed, {} clean closes between transactions, 0 failed in flight",
+        committed.len(),
+        between.load(Ordering::Relaxed)
+    );
+    let mut users: Vec<i64> = committed.iter().map(|c| c.0).collect();
+    users.sort();
+    users.dedup();
+    for user in users {
+        let rows = fleet
+            .rows_on(&fleet.primaries[(user % 2) as usize], user)
+            .await;
+        for (_, seq) in committed.iter().filter(|c| c.0 == user) {
+            assert!(rows.contains(seq), "committed row ({user}, {seq}) missing");
+        }
+    }
+    let a = fleet.instances[0].admin("SHOW SHARDS").await;
+    let b = fleet.instances[1].admin("SHOW SHARDS").await;
+    let roles = |rows: &Vec<Vec<Option<String>>>| -> Vec<(Option<String>, Option<String>)> {
+        rows.iter().map(|r| (r[1].clone(), r[7].clone())).collect()
+    };
+    assert_eq!(
+        roles(&a),
+        roles(&b),
+        "the instances disagree on the topology"
+    );
 }

@@ -30,7 +30,7 @@ pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
 async fn heartbeat(plane: &Arc<ControlPlane>, fleet: &Arc<Fleet>) -> Result<(), String> {
     let current = fleet.state().lease;
     let lease = match current {
-        Some(lease) => match fleet.store.keep_alive(lease).await? {
+        Some(lease) => match expired_as_zero(fleet.store.keep_alive(lease).await)? {
             0 => {
                 tracing::warn!("the fleet registration expired; registering again");
                 fleet.state().lease = None;
@@ -120,4 +120,13 @@ async fn heartbeat(plane: &Arc<ControlPlane>, fleet: &Arc<Fleet>) -> Result<(), 
         super::resume::take_switchover_requests(plane, fleet).await;
     }
     Ok(())
+}
+
+/// A keep-alive of a lease etcd no longer knows is an expired lease (TTL
+/// 0), not a failure: the instance registers again.
+fn expired_as_zero(result: Result<i64, String>) -> Result<i64, String> {
+    match result {
+        Err(e) if e.contains("lease not found") => Ok(0),
+        other => other,
+    }
 }

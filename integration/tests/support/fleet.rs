@@ -218,7 +218,10 @@ mod tempfile_dir {
     pub struct Dir(pub std::path::PathBuf);
     impl Drop for Dir {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            // SHARDWIRE_KEEP_FLEET=1 keeps the instances' configs and logs.
+            if std::env::var_os("SHARDWIRE_KEEP_FLEET").is_none() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
         }
     }
 }

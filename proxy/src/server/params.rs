@@ -78,6 +78,15 @@ impl ParamMap {
     }
 }
 
+/// Parameters a server also reports when its own configuration changes
+/// (PostgreSQL 14+ reports `default_transaction_read_only`, e.g. when a
+/// fenced former primary is made read-only): such a report is the node's
+/// state, not the client's choice, so it is not carried to other server
+/// connections; a client's own `SET` of it is tracked when it settles.
+pub fn is_node_state(name: &str) -> bool {
+    name.eq_ignore_ascii_case("default_transaction_read_only")
+}
+
 /// Parameters the server reports that describe the server itself and cannot
 /// (or must not) be set by a client.
 pub fn is_server_owned(name: &str) -> bool {

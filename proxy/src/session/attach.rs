@@ -10,7 +10,7 @@ use crate::cancel::CancelTarget;
 use crate::config::PoolMode;
 use crate::context::{Context, UserEntry};
 use crate::protocol::{ErrorResponse, SqlState};
-use crate::server::params::{quote_literal, ParamMap};
+use crate::server::params::{is_node_state, quote_literal, ParamMap};
 use crate::server::{ServerConn, ServerManager};
 use shardwire_pool::PoolError;
 use std::sync::Arc;
@@ -229,7 +229,7 @@ impl Session {
             return;
         }
         let mut names = std::mem::take(&mut self.touched);
-        names.retain(|n| !conn.params.reported.contains(n));
+        names.retain(|n| !conn.params.reported.contains(n) || is_node_state(n));
         names.sort();
         names.dedup();
         if names.is_empty() {

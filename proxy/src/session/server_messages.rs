@@ -12,7 +12,7 @@ use crate::protocol::error::ServerError;
 use crate::protocol::frame::{describe_tag, peek_header, HEADER_LEN};
 use crate::protocol::reader::BodyReader;
 use crate::protocol::{ErrorResponse, SqlState};
-use crate::server::params::is_server_owned;
+use crate::server::params::{is_node_state, is_server_owned};
 use bytes::Buf;
 
 /// Data rows larger than this are streamed to the client as they arrive.
@@ -227,7 +227,7 @@ impl Session {
                             conn.broken = true;
                         }
                         conn.params.on_status(name, value, true);
-                        if !is_server_owned(name) {
+                        if !is_server_owned(name) && !is_node_state(name) {
                             wanted.set(name, value);
                         }
                     }
