@@ -428,13 +428,26 @@ async fn without_etcd_reads_go_on_writes_stop_and_nothing_is_promoted() {
             .await
             .expect("read without etcd");
         assert!(rows[0].get::<_, i64>(0) > 0);
-        let e = c
-            .execute(
-                "INSERT INTO writes (user_id, seq) VALUES ($1, -1)",
-                &[&user_on(1, 2, 0)],
-            )
-            .await
-            .expect_err("write without etcd");
+        // Each instance stops on its own clock (coordination_timeout after
+        // etcd last answered it): wait for this one's refusal.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seq = -1i64;
+        let e = loop {
+            match c
+                .execute(
+                    "INSERT INTO writes (user_id, seq) VALUES ($1, $2)",
+                    &[&user_on(1, 2, 0), &seq],
+                )
+                .await
+            {
+                Err(e) => break e,
+                Ok(_) => {
+                    assert!(Instant::now() < deadline, "{} still writes without etcd", i.name);
+                    seq -= 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
         assert_eq!(sqlstate(&e), "57P03", "{e}");
         let message = e
             .as_db_error()
