@@ -17,6 +17,21 @@ pub fn demo_config(
     pool_mode: &str,
     topo: &DemoTopology,
 ) -> anyhow::Result<Config> {
+    Ok(parse_str(&demo_config_text(
+        listen_port,
+        pool_mode,
+        topo,
+        "127.0.0.1:0",
+    ))?)
+}
+
+/// The demo's configuration file, with `/metrics` on `metrics_listen`.
+pub fn demo_config_text(
+    listen_port: u16,
+    pool_mode: &str,
+    topo: &DemoTopology,
+    metrics_listen: &str,
+) -> String {
     let mut text = format!(
         r#"
 [proxy]
@@ -39,7 +54,7 @@ password = "{DEMO_PASSWORD}"
 users = ["{DEMO_USER}"]
 
 [metrics]
-listen = "127.0.0.1:0"
+listen = "{metrics_listen}"
 
 [replication]
 user = "{su}"
@@ -72,5 +87,5 @@ tables = ["leaderboard*"]
             standbys.join(", ")
         ));
     }
-    Ok(parse_str(&text)?)
+    text
 }

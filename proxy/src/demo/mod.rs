@@ -6,6 +6,7 @@
 //! down on Ctrl-C.
 
 mod config;
+mod fleet;
 mod topology;
 mod workload;
 
@@ -28,6 +29,11 @@ pub struct DemoArgs {
     /// Nodes in the leaderboard replica cluster (0: none).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=8))]
     pub replicas: u32,
+    /// shardwire instances: 1 runs in this process with no etcd; 2 or more
+    /// run as separate processes on consecutive ports, coordinated through
+    /// a three-member etcd cluster started for the demo.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub instances: u32,
 }
 
 /// Database, user and password the demo creates.
@@ -45,6 +51,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let rig = Rig::new().context("creating the rig")?;
     let topo = topology::start(&rig, args.shards, args.replicas).await?;
+    if args.instances > 1 {
+        return fleet::run(&rig, &topo, &args).await;
+    }
     let config = config::demo_config(args.port, &args.pool_mode, &topo)?;
     let proxy = RunningProxy::start(config)
         .await
