@@ -2,7 +2,7 @@
 # Installs what shardwire's demo, tests and benches need on a fresh Debian
 # machine: PostgreSQL server binaries (initdb, pg_ctl, psql, pgbench),
 # libclang (pg_query, the router's SQL parser, generates bindings with it),
-# etcd and protoc (the fleet)
+# etcd and protoc (the fleet), promtool (alert rule tests)
 # and, with --bench, pgbouncer. Safe to run again: it installs only what is
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -18,6 +18,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# promtool, for the alert rules' unit tests.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ "${1:-}" = "--bench" ] && ! command -v pgbouncer >/dev/null 2>&1; then
   need+=(pgbouncer)
 fi
@@ -32,4 +34,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo service postgresql stop >/dev/null 2>&1 || true
   # Likewise etcd's: the rig starts its own clusters on free ports.
   $sudo service etcd stop >/dev/null 2>&1 || true
+  $sudo service prometheus stop >/dev/null 2>&1 || true
 fi

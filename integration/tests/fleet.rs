@@ -12,135 +12,16 @@ use std::time::{Duration, Instant};
 
 use support::fleet::{Fleet, FleetLayout, Instance};
 use support::replicated::user_on;
+use support::writers::{missing_on, spawn_writer, sqlstate, wait_for_successes, Log};
 
-/// What a writer saw.
-#[derive(Default)]
-struct Log {
-    /// (user_id, seq, ms since the drill's epoch when acknowledged).
-    acknowledged: Mutex<Vec<(i64, i64, u64)>>,
-    /// (SQLSTATE or "-", message).
-    errors: Mutex<Vec<(String, String)>>,
-    successes: AtomicU64,
-}
-
-impl Log {
-    fn acked(&self) -> Vec<(i64, i64, u64)> {
-        self.acknowledged.lock().unwrap().clone()
-    }
-
-    fn errors(&self) -> Vec<(String, String)> {
-        self.errors.lock().unwrap().clone()
-    }
-
-    /// The first acknowledgement at or after `ms`.
-    fn first_ack_after(&self, ms: u64) -> Option<u64> {
-        self.acked().iter().map(|a| a.2).filter(|&t| t >= ms).min()
-    }
-}
-
-/// The server's message (not just "db error"), with when it came.
-fn describe(e: &tokio_postgres::Error, epoch: Instant) -> String {
-    let text = e
-        .as_db_error()
-        .map_or(e.to_string(), |d| d.message().to_owned());
-    format!("at {} ms: {text}", epoch.elapsed().as_millis())
-}
-
-fn sqlstate(e: &tokio_postgres::Error) -> String {
-    e.code().map_or("-".into(), |c| c.code().to_owned())
-}
-
-/// Inserts rows for `user_id` through `conn_str` until `stop`, one
-/// autocommit INSERT at a time, reconnecting after a lost connection.
-fn spawn_writer(
-    conn_str: String,
-    user_id: i64,
-    stop: Arc<AtomicBool>,
-    log: Arc<Log>,
-    epoch: Instant,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut seq = 0i64;
-        let mut client: Option<tokio_postgres::Client> = None;
-        while !stop.load(Ordering::Relaxed) {
-            if client.as_ref().is_none_or(|c| c.is_closed()) {
-                match tokio_postgres::connect(&conn_str, tokio_postgres::NoTls).await {
-                    Ok((c, conn)) => {
-                        tokio::spawn(conn);
-                        client = Some(c);
-                    }
-                    Err(e) => {
-                        log.errors
-                            .lock()
-                            .unwrap()
-                            .push((sqlstate(&e), format!("connect: {e}")));
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                }
-            }
-            let Some(c) = client.as_ref() else { continue };
-            seq += 1;
-            match c
-                .execute(
-                    "INSERT INTO writes (user_id, seq) VALUES ($1, $2)",
-                    &[&user_id, &seq],
-                )
-                .await
-            {
-                Ok(_) => {
-                    let at = epoch.elapsed().as_millis() as u64;
-                    log.acknowledged.lock().unwrap().push((user_id, seq, at));
-                    log.successes.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    log.errors
-                        .lock()
-                        .unwrap()
-                        .push((sqlstate(&e), describe(&e, epoch)));
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-}
-
-/// Every acknowledged row of `log` for shard `shard` is on its primary.
-async fn assert_nothing_lost(fleet: &Fleet, shard_primary: &shardwire_rig::Node, log: &Log) {
-    let acked = log.acked();
-    let mut users: Vec<i64> = acked.iter().map(|a| a.0).collect();
-    users.sort();
-    users.dedup();
-    let mut lost = Vec::new();
-    for user in users {
-        let present = fleet.rows_on(shard_primary, user).await;
-        for (u, seq, _) in acked.iter().filter(|a| a.0 == user) {
-            if !present.contains(seq) {
-                lost.push((*u, *seq));
-            }
-        }
-    }
+/// Every acknowledged row of `log` is on `shard_primary`.
+async fn assert_nothing_lost(_fleet: &Fleet, shard_primary: &shardwire_rig::Node, log: &Log) {
+    let lost = missing_on(shard_primary, log).await;
     assert!(
         lost.is_empty(),
         "acknowledged writes lost: {lost:?} (of {})",
-        acked.len()
+        log.acked().len()
     );
-}
-
-async fn wait_for_successes(log: &Log, more_than: u64, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while log.successes.load(Ordering::Relaxed) <= more_than {
-        if Instant::now() >= deadline {
-            let errors = log.errors();
-            panic!(
-                "writers made no progress; {} errors, the last ones: {:?}",
-                errors.len(),
-                &errors[errors.len().saturating_sub(5)..]
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Same rows of SHOW FAILOVERS on every running instance (waits for the
@@ -442,7 +323,11 @@ async fn without_etcd_reads_go_on_writes_stop_and_nothing_is_promoted() {
             {
                 Err(e) => break e,
                 Ok(_) => {
-                    assert!(Instant::now() < deadline, "{} still writes without etcd", i.name);
+                    assert!(
+                        Instant::now() < deadline,
+                        "{} still writes without etcd",
+                        i.name
+                    );
                     seq -= 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

@@ -132,6 +132,7 @@ impl Context {
         server_tls: Arc<crate::tls::ServerTls>,
     ) -> Arc<Context> {
         let metrics = Metrics::new();
+        metrics.declare_failover_series(config.shards.len());
         let servers = Arc::new(ServerRegistry::default());
         let control_settings = crate::control_link::control_settings(&config, &server_tls);
         let topology = Arc::new(Topology::from_settings(&control_settings));

@@ -113,7 +113,9 @@ pub(crate) fn shared_conf(opts: &NodeOptions) -> anyhow::Result<String> {
         "listen_addresses = '127.0.0.1'".to_owned(),
         "fsync = off".to_owned(),
         "synchronous_commit = on".to_owned(),
-        "full_page_writes = off".to_owned(),
+        // pg_rewind (re-attaching a former primary) needs both.
+        "full_page_writes = on".to_owned(),
+        "wal_log_hints = on".to_owned(),
         "wal_level = logical".to_owned(),
         "max_wal_senders = 20".to_owned(),
         "max_replication_slots = 20".to_owned(),

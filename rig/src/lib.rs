@@ -51,6 +51,7 @@ mod ports;
 mod primary;
 mod process;
 mod relay;
+mod rewind;
 mod rig;
 pub mod ssl;
 mod stale;

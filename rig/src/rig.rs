@@ -153,6 +153,13 @@ impl Rig {
         Ok(node)
     }
 
+    /// Re-attaches `old` (a former primary, stopped or killed) as a
+    /// streaming standby of `new_primary` with pg_rewind; returns when it
+    /// streams.
+    pub async fn rejoin_with_rewind(&self, old: &Node, new_primary: &Node) -> anyhow::Result<()> {
+        crate::rewind::rejoin(old, new_primary).await
+    }
+
     /// Creates a LOGIN role on `node` with its password stored for the
     /// node's auth method (`SET password_encryption = 'md5'` first for MD5).
     pub async fn create_user(&self, node: &Node, name: &str, password: &str) -> anyhow::Result<()> {

@@ -192,9 +192,13 @@ password = "app"
     pub async fn admin(&self, command: &str) -> anyhow::Result<Vec<Vec<Option<String>>>> {
         let (client, conn) = tokio_postgres::connect(&self.conn_str("shardwire"), NoTls).await?;
         tokio::spawn(conn);
-        Ok(client
-            .simple_query(command)
-            .await?
+        let messages = client.simple_query(command).await.map_err(|e| {
+            let text = e
+                .as_db_error()
+                .map_or(e.to_string(), |d| d.message().to_owned());
+            anyhow::anyhow!("{command} on {}: {text}", self.name)
+        })?;
+        Ok(messages
             .iter()
             .filter_map(|m| match m {
                 SimpleQueryMessage::Row(r) => {

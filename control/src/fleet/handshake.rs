@@ -243,6 +243,27 @@ impl Fleet {
         Ok(())
     }
 
+    /// Publishes the shard's standbys and fenced nodes when they changed
+    /// without a change of primary (a node adopted back).
+    pub async fn publish_roles(&self, shard: &ShardState) -> Result<(), String> {
+        let (record, revision) = self.shard_record(shard.index).await?;
+        if record.primary.as_ref() != Some(&shard.primary()) {
+            return Err(format!(
+                "etcd's record of shard {} names another primary; not changed",
+                shard.index
+            ));
+        }
+        let published = ShardRecord {
+            standbys: shard.standbys(),
+            fenced: shard.fenced(),
+            generation: record.generation + 1,
+            ..record
+        };
+        self.swap_record(&published, revision, None).await?;
+        shard.set_fleet_generation(published.generation);
+        Ok(())
+    }
+
     /// Records that the intent's candidate left recovery.
     pub async fn promoted(&self, intent: &mut IntentRecord) {
         if let Err(e) = self.set_step(intent, Step::Promoted).await {

@@ -91,21 +91,15 @@ async fn promote_best(
 ) -> Result<(Endpoint, String), String> {
     let standbys = shard.standbys();
     let (ranked, missing) = promote::rank_all(ctx, conns, &standbys).await;
-    if !shard.sync_names().is_empty() && !missing.is_empty() {
-        // With synchronous replication an acknowledged commit is on at
-        // least one standby, maybe only on one that did not answer:
-        // promoting another could lose it.
-        return Err(format!(
-            "not promoted: standby {} did not answer, and with synchronous replication it may hold the only copy of acknowledged commits; bring it back or promote by hand",
-            missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
-        ));
-    }
     let Some(best) = ranked.first().cloned() else {
         return Err(format!(
             "no standby could be promoted: none of {} answered in recovery",
             list(&standbys)
         ));
     };
+    if !shard.sync_names().is_empty() && !missing.is_empty() {
+        quorum_holds(ctx, &best, &missing)?;
+    }
     let max_lag = ctx.settings.replication.max_failover_lag_bytes;
     let others: Vec<Candidate> = ranked[1..].to_vec();
     for other in &others {
@@ -187,29 +181,26 @@ pub async fn install_promotion(
     let old_primary = shard.primary();
     // Standbys that did not answer still follow the old primary (maybe on
     // its timeline past the promotion point): they are no longer counted
-    // as this shard's standbys until an operator re-adds them.
+    // as this shard's standbys; they are watched with the fenced nodes and
+    // adopted back once they stream from the new primary.
     let unreached: Vec<Endpoint> = shard
         .standbys()
         .into_iter()
         .filter(|s| s != &winner.node && !others.iter().any(|o| &o.node == s))
         .collect();
+    if !unreached.is_empty() {
+        shard.set_aside_standbys(&unreached);
+        notes.push(format!(
+            "set aside unreachable standby {} (re-attach it to the new primary: it is adopted back when it streams from it)",
+            list(&unreached)
+        ));
+    }
     promote::swap_routing(ctx, shard, &winner.node);
     if let (Some(fleet), Some(intent)) = (&ctx.fleet, intent.as_deref()) {
         if let Err(e) = fleet.finish_change(shard, intent).await {
             tracing::error!(shard = shard.index, error = %e, "could not publish the new primary; the next controller finishes it");
             notes.push(format!("not yet published to the fleet: {e}"));
         }
-    }
-    if !unreached.is_empty() {
-        shard.drop_standbys(&unreached);
-        notes.push(format!(
-            "dropped unreachable standby {} (rebuild it from the new primary)",
-            unreached
-                .iter()
-                .map(|u| u.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
     }
     if let Some(login) = super::replica_login(ctx) {
         if !ctx.settings.replica_nodes.is_empty() {
@@ -229,6 +220,37 @@ pub async fn install_promotion(
         }
     }
     Ok((winner.node.clone(), notes.join("; ")))
+}
+
+/// With synchronous replication an acknowledged commit is on at least one
+/// standby, maybe only on one that did not answer. The best survivor may
+/// be promoted only if it holds at least everything each missing standby
+/// was last seen with; otherwise promoting it could lose acknowledged
+/// commits, and nothing is promoted.
+fn quorum_holds(ctx: &ControlPlane, best: &Candidate, missing: &[Endpoint]) -> Result<(), String> {
+    for m in missing {
+        let last = ctx.topology.nodes.get(m).and_then(|n| n.lsn);
+        match last {
+            Some(lsn) if lsn <= best.lsn => tracing::warn!(standby = %m, candidate = %best.node,
+                "standby did not answer; the candidate holds everything it was last seen with ({} >= {})",
+                super::control::format_lsn(best.lsn), super::control::format_lsn(lsn)),
+            Some(lsn) => {
+                return Err(format!(
+                    "not promoted: standby {m} did not answer and was last seen at {}, beyond the best survivor {} at {}: it may hold the only copy of acknowledged commits; bring it back or promote by hand",
+                    super::control::format_lsn(lsn),
+                    best.node,
+                    super::control::format_lsn(best.lsn)
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "not promoted: standby {m} did not answer and its position was never seen, so {} cannot be shown to hold every acknowledged commit; bring it back or promote by hand",
+                    best.node
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Logs the record, counts it on /metrics, stores it for SHOW FAILOVERS.

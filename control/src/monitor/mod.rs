@@ -9,6 +9,7 @@ mod failover;
 mod fleet_switchover;
 mod probe;
 mod promote;
+mod rejoin;
 mod replica_watch;
 mod resubscribe;
 mod shard_watch;

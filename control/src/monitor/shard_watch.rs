@@ -174,6 +174,8 @@ async fn round(ctx: &Arc<ControlPlane>, shard: &Arc<ShardState>, watch: &mut Wat
     };
 
     let mut streaming_standbys = Vec::new();
+    let mut returned = Vec::new();
+    let primary_timeline = ctx.topology.nodes.get(&primary).and_then(|n| n.timeline);
     let mut promoted_elsewhere: Vec<(Endpoint, Option<u32>)> = Vec::new();
     let mut fenced_primaries = Vec::new();
     for (node, outcome) in others.iter().zip(other_results) {
@@ -192,6 +194,20 @@ async fn round(ctx: &Arc<ControlPlane>, shard: &Arc<ShardState>, watch: &mut Wat
                     .is_some_and(|s| fenced.iter().any(|f| same_node(s, f)));
                 if !is_fenced && p.streaming && !from_fenced {
                     streaming_standbys.push(node.clone());
+                }
+                // A set-aside standby or a former primary re-attached
+                // (pg_rewind, a new base backup) that streams from the
+                // current primary on its timeline is a copy again.
+                let from_primary = p.sender.as_deref().is_some_and(|s| same_node(s, &primary));
+                if is_fenced
+                    && primary_ok
+                    && p.in_recovery
+                    && p.streaming
+                    && from_primary
+                    && p.timeline.is_some()
+                    && p.timeline == primary_timeline
+                {
+                    returned.push(node.clone());
                 }
                 if !is_fenced && !p.in_recovery {
                     promoted_elsewhere.push((node.clone(), p.timeline));
@@ -224,9 +240,14 @@ async fn round(ctx: &Arc<ControlPlane>, shard: &Arc<ShardState>, watch: &mut Wat
     shard.set_sync_streaming(
         primary_ok && !shard.sync_names().is_empty() && !streaming_standbys.is_empty(),
     );
+    shard.set_copies(usize::from(primary_ok) + streaming_standbys.len());
     let controls = ctx.fleet.as_ref().is_none_or(|f| f.is_controller());
     if controls {
         fence_former_primaries(shard, watch, &fenced_primaries).await;
+        if !returned.is_empty() {
+            super::rejoin::adopt_returned(ctx, shard, &mut watch.conns, &primary, &returned).await;
+            shard.set_copies(shard.copies() + returned.len());
+        }
     }
     // In a fleet the topology in etcd says who the primary is; a node
     // found promoted is the controller's business, not adopted here.

@@ -75,6 +75,15 @@ pub struct ShardState {
     /// This instance's control plane is changing the shard's primary
     /// (its own failover or switchover holds the gate).
     local_change: std::sync::atomic::AtomicBool,
+    /// Copies of the shard's data configured: the primary and its
+    /// standbys as the configuration lists them.
+    copies_configured: usize,
+    /// Copies live at the last check: the primary if it answered, and the
+    /// standbys streaming from it.
+    copies: std::sync::atomic::AtomicUsize,
+    /// The shard has run with synchronous replication (a standby adopted
+    /// back joins the synchronous set).
+    synchronous: std::sync::atomic::AtomicBool,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -88,6 +97,7 @@ fn write<T>(lock: &RwLock<T>, value: T) {
 impl ShardState {
     /// A shard served by `primary`.
     pub fn new(index: u32, primary: Endpoint, standbys: Vec<Endpoint>) -> ShardState {
+        let standbys_count = standbys.len();
         ShardState {
             index,
             primary: RwLock::new(primary),
@@ -105,6 +115,9 @@ impl ShardState {
             writes_refused: RwLock::new(None),
             sync_streaming: std::sync::atomic::AtomicBool::new(false),
             local_change: std::sync::atomic::AtomicBool::new(false),
+            copies_configured: 1 + standbys_count,
+            copies: std::sync::atomic::AtomicUsize::new(0),
+            synchronous: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -249,6 +262,9 @@ impl ShardState {
 
     /// Records the primary's `synchronous_standby_names`.
     pub fn set_sync_names(&self, names: String) {
+        if !names.is_empty() {
+            self.synchronous.store(true, Ordering::Release);
+        }
         write(&self.sync_names, names);
     }
 
@@ -267,11 +283,54 @@ impl ShardState {
         write(&self.promotions_blocked, None);
     }
 
-    /// Removes `gone` from the standbys.
-    pub fn drop_standbys(&self, gone: &[Endpoint]) {
+    /// Sets `gone` aside: no longer counted as standbys (they may follow
+    /// an old primary), but watched with the fenced nodes so that one that
+    /// comes back streaming from the current primary is adopted again.
+    pub fn set_aside_standbys(&self, gone: &[Endpoint]) {
         let mut standbys = read(&self.standbys);
         standbys.retain(|s| !gone.contains(s));
         write(&self.standbys, standbys);
+        let mut fenced = read(&self.fenced);
+        for g in gone {
+            if !fenced.contains(g) {
+                fenced.push(g.clone());
+            }
+        }
+        write(&self.fenced, fenced);
+    }
+
+    /// Takes `node` back as a standby (it streams from the current
+    /// primary on its timeline): no longer fenced.
+    pub fn adopt_standby(&self, node: &Endpoint) {
+        let mut fenced = read(&self.fenced);
+        fenced.retain(|f| f != node);
+        write(&self.fenced, fenced);
+        let mut standbys = read(&self.standbys);
+        if !standbys.contains(node) {
+            standbys.push(node.clone());
+        }
+        write(&self.standbys, standbys);
+        self.changed.notify_waiters();
+    }
+
+    /// Copies of the shard's data the configuration lists.
+    pub fn copies_configured(&self) -> usize {
+        self.copies_configured
+    }
+
+    /// Copies live at the last check.
+    pub fn copies(&self) -> usize {
+        self.copies.load(Ordering::Acquire)
+    }
+
+    /// Records the live copies.
+    pub fn set_copies(&self, copies: usize) {
+        self.copies.store(copies, Ordering::Release);
+    }
+
+    /// Whether the shard has run with synchronous replication.
+    pub fn synchronous(&self) -> bool {
+        self.synchronous.load(Ordering::Acquire)
     }
 
     /// Bumps the generation without changing the primary: pooled

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod raw;
 pub mod replicated;
 pub mod sharded;
+pub mod writers;
 
 use shardwire::config::parse_str;
 use shardwire::proxy::RunningProxy;

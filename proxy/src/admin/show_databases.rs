@@ -71,6 +71,8 @@ pub fn shards(ctx: &Context) -> ResultSet {
         ("server_connections", Kind::Int),
         ("generation", Kind::Int),
         ("writes", Kind::Text),
+        ("copies", Kind::Int),
+        ("copies_configured", Kind::Int),
     ]);
     let join = |nodes: Vec<crate::config::Endpoint>| {
         nodes
@@ -119,6 +121,12 @@ pub fn shards(ctx: &Context) -> ResultSet {
             } else {
                 "ok"
             }),
+            if ctx.config.replication.enabled() {
+                text(shard.copies())
+            } else {
+                None
+            },
+            text(shard.copies_configured()),
         ]);
     }
     r

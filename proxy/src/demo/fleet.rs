@@ -131,7 +131,7 @@ fn print_guide(
     );
     for (k, shard) in topo.shards.iter().enumerate() {
         println!(
-            "  shard {k}: primary 127.0.0.1:{} (pid {}), synchronous standby port {}",
+            "  shard {k}: primary 127.0.0.1:{} (pid {}), standby port(s) {}",
             shard.primary.port(),
             shard
                 .primary

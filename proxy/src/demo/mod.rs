@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// Number of shards (each a primary with a synchronous standby).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub shards: u32,
+    /// Standbys per shard (the seed keeps three copies: a primary and two
+    /// standbys under a quorum, `ANY 1`).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub standbys: u32,
     /// Nodes in the leaderboard replica cluster (0: none).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=8))]
     pub replicas: u32,
@@ -46,11 +50,11 @@ pub const DEMO_PASSWORD: &str = "app";
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!(
-        "starting PostgreSQL: {} shard(s), each a primary with a synchronous standby, and {} replica-cluster node(s)...",
-        args.shards, args.replicas
+        "starting PostgreSQL: {} shard(s), each a primary with {} synchronous standby(s), and {} replica-cluster node(s)...",
+        args.shards, args.standbys, args.replicas
     );
     let rig = Rig::new().context("creating the rig")?;
-    let topo = topology::start(&rig, args.shards, args.replicas).await?;
+    let topo = topology::start(&rig, args.shards, args.standbys, args.replicas).await?;
     if args.instances > 1 {
         return fleet::run(&rig, &topo, &args).await;
     }

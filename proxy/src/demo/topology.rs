@@ -39,11 +39,23 @@ fn replica_options(shards: u32) -> NodeOptions {
 }
 
 /// Starts the shards and replicas, loads the schema and the sample data.
-pub async fn start(rig: &Rig, shards: u32, replicas: u32) -> anyhow::Result<DemoTopology> {
+pub async fn start(
+    rig: &Rig,
+    shards: u32,
+    standbys: u32,
+    replicas: u32,
+) -> anyhow::Result<DemoTopology> {
     let mut shard_nodes = Vec::new();
     for k in 0..shards {
-        shard_nodes.push(start_shard(rig, k, shards).await?);
-        println!("  shard {k} up: primary and synchronous standby");
+        shard_nodes.push(start_shard(rig, k, shards, standbys).await?);
+        println!(
+            "  shard {k} up: primary and {standbys} standby(s){}",
+            match standbys {
+                0 => "",
+                1 => ", synchronous",
+                _ => ", quorum-synchronous (ANY 1): every commit on two nodes",
+            }
+        );
     }
     let mut replica_nodes = Vec::new();
     for i in 0..replicas {
@@ -83,8 +95,9 @@ async fn prepare_database(rig: &Rig, node: &Node) -> anyhow::Result<()> {
 }
 
 /// Shard `k` of `count`: primary with schema, data and publication, then
-/// its synchronous standby (a base backup that includes all of it).
-async fn start_shard(rig: &Rig, k: u32, count: u32) -> anyhow::Result<DemoShard> {
+/// its `standbys` synchronous standbys (base backups that include all of
+/// it; with two or more, `synchronous_standby_names = 'ANY 1 (…)'`).
+async fn start_shard(rig: &Rig, k: u32, count: u32, standbys: u32) -> anyhow::Result<DemoShard> {
     let primary = rig
         .start_primary(&format!("shard{k}"), node_options())
         .await
@@ -104,12 +117,16 @@ async fn start_shard(rig: &Rig, k: u32, count: u32) -> anyhow::Result<DemoShard>
         &["leaderboard", workload::HEARTBEAT_TABLE],
     )
     .await?;
-    let standby = rig
-        .start_standby(&format!("shard{k}_s1"), &primary, true)
-        .await
-        .with_context(|| format!("starting shard {k}'s standby"))?;
+    let mut nodes = Vec::new();
+    for i in 1..=standbys {
+        nodes.push(
+            rig.start_standby(&format!("shard{k}_s{i}"), &primary, true)
+                .await
+                .with_context(|| format!("starting shard {k}'s standby {i}"))?,
+        );
+    }
     Ok(DemoShard {
         primary,
-        standbys: vec![standby],
+        standbys: nodes,
     })
 }

@@ -95,7 +95,7 @@ pub fn print_guide(
             .map(|s| s.port().to_string())
             .collect();
         println!(
-            "  shard {k}: primary 127.0.0.1:{} (pid {}), synchronous standby port {}",
+            "  shard {k}: primary 127.0.0.1:{} (pid {}), standby port(s) {}",
             shard.primary.port(),
             shard
                 .primary

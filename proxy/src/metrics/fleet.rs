@@ -1,7 +1,7 @@
-//! The fleet's metrics, set at scrape time from the control plane's fleet
-//! state: whether this instance hears etcd, whether it is the controller,
-//! etcd traffic, each shard's topology generation and whether its writes
-//! are refused, and every instance's view of every shard's primary.
+//! The control plane's metrics set at scrape time: the fleet (whether this
+//! instance hears etcd, whether it is the controller, etcd traffic, each
+//! shard's topology generation and whether its writes are refused, every
+//! instance's view of every shard's primary) and each shard's copies.
 
 use prometheus::{GaugeVec, IntCounterVec, Registry};
 use shardwire_control::ControlPlane;
@@ -21,6 +21,8 @@ pub struct FleetMetrics {
     generation: GaugeVec,
     writes_refused: GaugeVec,
     views: GaugeVec,
+    copies: GaugeVec,
+    copies_configured: GaugeVec,
 }
 
 impl FleetMetrics {
@@ -71,6 +73,16 @@ impl FleetMetrics {
                 "1 while this instance refuses the shard's writes (coordination lost)",
                 &["shard"],
             ),
+            copies: gauge(
+                "shardwire_shard_copies",
+                "Live copies of the shard's data: the primary if it answers, and the standbys streaming from it",
+                &["shard"],
+            ),
+            copies_configured: gauge(
+                "shardwire_shard_copies_configured",
+                "Copies of the shard's data the configuration lists (the primary and its standbys)",
+                &["shard"],
+            ),
             views: gauge(
                 "shardwire_fleet_view_primary_up",
                 "Each instance's last check of each shard's primary (1 up, 0 down)",
@@ -86,6 +98,14 @@ impl FleetMetrics {
             self.writes_refused
                 .with_label_values(&[&k])
                 .set(f64::from(u8::from(shard.writes_refused().is_some())));
+            if plane.settings.enabled() {
+                self.copies
+                    .with_label_values(&[&k])
+                    .set(shard.copies() as f64);
+            }
+            self.copies_configured
+                .with_label_values(&[&k])
+                .set(shard.copies_configured() as f64);
         }
         let Some(fleet) = plane.fleet.as_ref() else {
             self.coordination_up.with_label_values(NO_LABELS).set(1.0);

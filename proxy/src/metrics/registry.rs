@@ -280,6 +280,19 @@ impl Metrics {
         }
     }
 
+    /// Creates every shard's failover counters at 0, so that alert rules
+    /// built on `increase()` see the first failover of a shard too.
+    pub fn declare_failover_series(&self, shards: usize) {
+        for shard in 0..shards {
+            let shard = shard.to_string();
+            for kind in ["failover", "switchover"] {
+                for outcome in ["promoted", "refused", "failed"] {
+                    self.failovers.with_label_values(&[&shard, kind, outcome]);
+                }
+            }
+        }
+    }
+
     /// Records a replica-cluster read's latency (route label `replicas`).
     pub fn observe_replica_read(&self, user: &str, seconds: f64) {
         self.query_seconds
