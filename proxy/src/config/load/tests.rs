@@ -57,3 +57,42 @@ fn md5_needs_plain_password() {
     .unwrap_err();
     assert!(e.to_string().starts_with("users[0].password"), "{e}");
 }
+
+const CONTROL: &str = "[replication]\nuser = \"postgres\"\n";
+
+#[test]
+fn coordination_defaults_and_checks() {
+    let c = parse_str(&format!(
+        "{CONTROL}[coordination]\nendpoints = [\"http://127.0.0.1:2379\"]\n{MINIMAL}"
+    ))
+    .unwrap();
+    let co = c.coordination.expect("section");
+    assert_eq!(co.cluster, "default");
+    assert!(co.coordination_timeout < co.lease_ttl);
+    assert!(!co.failsafe);
+
+    let e = parse_str(&format!(
+        "{CONTROL}[coordination]\nendpoints = [\"http://x:2379\"]\nlease_ttl = \"3s\"\ncoordination_timeout = \"3s\"\n{MINIMAL}"
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("coordination.coordination_timeout:"),
+        "{e}"
+    );
+    let e = parse_str(&format!(
+        "{CONTROL}[coordination]\nendpoints = []\n{MINIMAL}"
+    ))
+    .unwrap_err();
+    assert!(e.to_string().starts_with("coordination.endpoints:"), "{e}");
+    let e = parse_str(&format!(
+        "{CONTROL}[coordination]\nendpoints = [\"127.0.0.1:2379\"]\n{MINIMAL}"
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("http://"), "{e}");
+    let e = parse_str(&format!(
+        "[coordination]\nendpoints = [\"http://x:2379\"]\n{MINIMAL}"
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("[replication] user"), "{e}");
+}
