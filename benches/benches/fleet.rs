@@ -86,10 +86,11 @@ async fn main() -> anyhow::Result<()> {
     }
     instance::wait_formed(&fleet).await?;
     let mut spread = Vec::new();
+    let controller = instance::controller_index(&fleet).await?;
     for change in 0..runs {
         let target = topo.standbys[0][change].port();
-        let started = Instant::now();
-        if let Err(e) = fleet[scale - 1]
+        let asked = Instant::now();
+        if let Err(e) = fleet[controller]
             .admin(&format!("SWITCHOVER 0 TO 127.0.0.1:{target}"))
             .await
         {
@@ -99,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
             );
             continue;
         }
+        // SWITCHOVER returns once the controller published the new
+        // primary: from here on it is the fleet's watch.
+        let started = Instant::now();
+        let switchover = started.duration_since(asked).as_secs_f64();
         let mut last = 0.0f64;
         for inst in &fleet {
             let t = inst
@@ -107,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             last = last.max(t.duration_since(started).as_secs_f64());
         }
         println!(
-            "topology change {}: reached all {scale} instances in {last:.3}s",
+            "topology change {}: switchover (handshake with all {scale}) {switchover:.3}s; published -> every instance routes to it {last:.3}s",
             change + 1
         );
         spread.push(last);
@@ -126,7 +131,6 @@ async fn main() -> anyhow::Result<()> {
         "etcd requests per second, {scale} instances at rest: {rate:.1} ({:.2} per instance)",
         rate / scale as f64
     );
-    let controller = instance::controller_index(&fleet).await?;
     let killed = Instant::now();
     fleet[controller].kill9().await;
     let survivor = (controller + 1) % scale;

@@ -347,6 +347,9 @@ async fn without_etcd_reads_go_on_writes_stop_and_nothing_is_promoted() {
             "{fleet_rows:#?}"
         );
         assert!(i.metrics().await.contains("shardwire_coordination_up 0"));
+        let ready = i.http_get("/ready").await;
+        assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+        assert!(ready.contains("\"coordination\":\"lost\""), "{ready}");
     }
     // A primary killed while etcd is down is not promoted.
     let primary = fleet.primaries[0].port();

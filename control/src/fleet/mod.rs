@@ -127,9 +127,11 @@ impl Fleet {
         );
     }
 
-    /// An instance other than this one that saw `primary` healthy within
-    /// the last `window` seconds (then the primary is not down for the
-    /// fleet), with what it saw.
+    /// An instance other than this one whose latest check of `primary`
+    /// passed, published within the last `window` seconds (then the
+    /// primary is not down for the fleet), with what it saw. An instance
+    /// whose latest check failed agrees; one that stopped publishing for
+    /// `window` is not counted (its registration expires soon after).
     pub fn seen_healthy_elsewhere(
         &self,
         shard: u32,
@@ -144,13 +146,10 @@ impl Fleet {
             .filter(|m| m.name != self.settings.name)
             .find_map(|m| {
                 let view = m.views.get(&shard)?;
-                let at = view.healthy_at?;
-                (&view.primary == primary && now - at < window).then(|| {
-                    format!(
-                        "instance {} saw {primary} answer {:.1}s ago",
-                        m.name,
-                        now - at
-                    )
+                let fresh = now - m.heartbeat < window;
+                (&view.primary == primary && view.ok && fresh).then(|| {
+                    let ago = view.healthy_at.map_or(f64::NAN, |at| now - at);
+                    format!("instance {} saw {primary} answer {ago:.1}s ago", m.name)
                 })
             })
     }

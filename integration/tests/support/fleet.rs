@@ -173,13 +173,20 @@ impl Instance {
 
     /// `/metrics` text.
     pub async fn metrics(&self) -> String {
+        self.http_get("/metrics").await
+    }
+
+    /// The whole HTTP response of a GET on the metrics listener.
+    pub async fn http_get(&self, path: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await
         else {
             return String::new();
         };
         let _ = s
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
             .await;
         let mut out = String::new();
         let _ = s.read_to_string(&mut out).await;
