@@ -21,6 +21,23 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
+    /// What the fleet may change on this instance.
+    pub fn fleet_local(&self) -> crate::fleet::Local {
+        crate::fleet::Local {
+            topology: self.topology.clone(),
+            data_path: self.data_path.clone(),
+        }
+    }
+
+    /// Reads the topology from etcd before clients are served (a no-op
+    /// without `[coordination]`); bounded by `limit`.
+    pub async fn bootstrap_fleet(&self, limit: std::time::Duration) -> Result<(), String> {
+        match &self.fleet {
+            Some(fleet) => crate::fleet::bootstrap(fleet, &self.fleet_local(), limit).await,
+            None => Ok(()),
+        }
+    }
+
     /// A control plane over `topology`.
     pub fn new(
         settings: ControlSettings,

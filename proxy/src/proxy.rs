@@ -44,11 +44,10 @@ impl RunningProxy {
         if context.control.fleet.is_some() {
             // Take the topology from etcd before serving anyone, so a
             // restart after a failover routes to the new primary at once.
-            match shardwire_control::fleet::bootstrap(
-                &context.control,
-                std::time::Duration::from_secs(10),
-            )
-            .await
+            match context
+                .control
+                .bootstrap_fleet(std::time::Duration::from_secs(10))
+                .await
             {
                 Ok(()) => tracing::info!("topology read from etcd"),
                 Err(e) => tracing::error!(error = %e,

@@ -7,13 +7,13 @@
 //! (a promoted standby no longer does).
 
 use super::Fleet;
-use crate::ControlPlane;
+use super::Local;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs until aborted.
-pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
+pub async fn run(local: Arc<Local>, fleet: Arc<Fleet>) {
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     let mut was_up = true;
     loop {
@@ -40,7 +40,7 @@ pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
             }
             was_up = up;
         }
-        for shard in &plane.topology.shards {
+        for shard in &local.topology.shards {
             let may_write = up || (fleet.settings.failsafe && shard.sync_streaming());
             let refused = if may_write {
                 None

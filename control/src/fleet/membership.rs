@@ -8,18 +8,17 @@
 
 use super::records::{epoch_now, MemberRecord};
 use super::Fleet;
-use crate::ControlPlane;
 use etcd_client::{Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Runs until aborted.
-pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
+pub async fn run(fleet: Arc<Fleet>) {
     let mut ticks = tokio::time::interval(fleet.settings.heartbeat());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if let Err(e) = heartbeat(&plane, &fleet).await {
+        if let Err(e) = heartbeat(&fleet).await {
             tracing::warn!(error = %e, "fleet heartbeat failed");
         }
     }
@@ -27,7 +26,7 @@ pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
 
 /// Renews the lease, publishes this instance's record, reads the members
 /// and the controller, and campaigns if the controller key is free.
-async fn heartbeat(plane: &Arc<ControlPlane>, fleet: &Arc<Fleet>) -> Result<(), String> {
+async fn heartbeat(fleet: &Fleet) -> Result<(), String> {
     let current = fleet.state().lease;
     let lease = match current {
         Some(lease) => match expired_as_zero(fleet.store.keep_alive(lease).await)? {
@@ -113,11 +112,7 @@ async fn heartbeat(plane: &Arc<ControlPlane>, fleet: &Arc<Fleet>) -> Result<(), 
     if is_controller && !was {
         fleet.controller_changes.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(instance = %fleet.settings.name, "this instance is now the fleet's controller");
-        let (plane, fleet) = (plane.clone(), fleet.clone());
-        tokio::spawn(async move { super::resume::resume_all(&plane, &fleet).await });
-    }
-    if is_controller {
-        super::resume::take_switchover_requests(plane, fleet).await;
+        fleet.took_role.notify_one();
     }
     Ok(())
 }

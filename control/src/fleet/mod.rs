@@ -1,33 +1,36 @@
 //! A fleet of shardwire instances coordinated through etcd: membership
 //! under leases, one controller elected at a time, the topology and the
 //! failover log kept in etcd and watched by every instance, the
-//! generation handshake before a new primary is published, unfinished
-//! failovers resumed by the next controller, and writes refused when
-//! coordination is lost. Without `[coordination]` none of this runs.
+//! generation handshake before a new primary is published, the records a
+//! new controller needs to finish an interrupted failover, and writes
+//! refused when coordination is lost. Without `[coordination]` none of
+//! this runs. The fleet never calls into the control loops: they call it
+//! (and wait on [`Fleet::became_controller`]).
 //!
-//! Files: `settings` (what `[coordination]` says), `store` (the etcd
-//! client), `records` (the JSON kept in etcd), `membership` (registration,
+//! Files (`[coordination]` itself is in `crate::settings`): `store` (the
+//! etcd client), `records` (the JSON kept in etcd), `membership` (registration,
 //! views, election), `sync` (watching the topology and the log),
-//! `handshake` (the controller's side of a change of primary), `resume`
-//! (finishing a dead controller's failover), `guard` (refusing writes
-//! without coordination), `status` (SHOW FLEET and metrics).
+//! `handshake` (the controller's side of a change of primary), `duties`
+//! (unfinished failovers and switchover requests for the controller),
+//! `guard` (refusing writes without coordination), `status` (SHOW FLEET
+//! and metrics).
 
+mod duties;
 mod guard;
 mod handshake;
 mod membership;
 pub mod records;
-mod resume;
-pub mod settings;
 mod status;
 mod store;
 mod sync;
 
-pub use settings::CoordinationSettings;
+pub use crate::settings::CoordinationSettings;
 pub use status::{FleetStatus, MemberStatus};
 pub use store::StoreStats;
 
+use crate::data_path::DataPath;
 use crate::topology::FailoverRecord;
-use crate::ControlPlane;
+use crate::topology::Topology;
 use crate::Endpoint;
 use records::{epoch_now, FailoverEntry, MemberRecord, ShardView};
 use std::collections::BTreeMap;
@@ -59,6 +62,8 @@ pub struct Fleet {
     stale: AtomicBool,
     /// How many times this instance became the controller.
     pub controller_changes: AtomicU64,
+    /// Woken when this instance becomes the controller.
+    took_role: tokio::sync::Notify,
     /// When the last full read of the topology succeeded.
     reconciled: Mutex<Option<Instant>>,
 }
@@ -74,6 +79,7 @@ impl Fleet {
             is_controller: AtomicBool::new(false),
             stale: AtomicBool::new(true),
             controller_changes: AtomicU64::new(0),
+            took_role: tokio::sync::Notify::new(),
             reconciled: Mutex::new(None),
         }
     }
@@ -201,27 +207,35 @@ impl Fleet {
     }
 }
 
-/// Starts the fleet's tasks for `plane` (none without `[coordination]`).
-pub fn spawn(plane: &Arc<ControlPlane>) -> Vec<JoinHandle<()>> {
-    let Some(fleet) = plane.fleet.clone() else {
-        return Vec::new();
-    };
+/// What the fleet changes on this instance: the topology the sessions
+/// read, and the data path's pools and metrics.
+pub struct Local {
+    /// The topology.
+    pub topology: Arc<Topology>,
+    /// Pools and metrics.
+    pub data_path: Arc<dyn DataPath>,
+}
+
+/// Starts the fleet's tasks.
+pub fn spawn(fleet: &Arc<Fleet>, local: Local) -> Vec<JoinHandle<()>> {
+    let (fleet, local) = (fleet.clone(), Arc::new(local));
     vec![
-        tokio::spawn(membership::run(plane.clone(), fleet.clone())),
-        tokio::spawn(sync::run(plane.clone(), fleet.clone())),
-        tokio::spawn(guard::run(plane.clone(), fleet)),
+        tokio::spawn(membership::run(fleet.clone())),
+        tokio::spawn(sync::run(local.clone(), fleet.clone())),
+        tokio::spawn(guard::run(local, fleet)),
     ]
 }
 
 /// Reads the topology from etcd (seeding it from the configuration when
 /// the cluster is new) before clients are served; bounded by `limit`.
-pub async fn bootstrap(plane: &ControlPlane, limit: std::time::Duration) -> Result<(), String> {
-    let Some(fleet) = plane.fleet.as_ref() else {
-        return Ok(());
-    };
+pub async fn bootstrap(
+    fleet: &Fleet,
+    local: &Local,
+    limit: std::time::Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
-        match sync::reconcile(plane, fleet, true).await {
+        match sync::reconcile(local, fleet, true).await {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(e) => {

@@ -3,7 +3,7 @@
 //! prefix, and counters of requests, errors and round-trip time (for
 //! `/metrics` and for knowing when etcd was last heard from).
 
-use super::settings::CoordinationSettings;
+use crate::settings::CoordinationSettings;
 use etcd_client::{Client, ConnectOptions, GetOptions, KeyValue, PutOptions, Txn, TxnResponse};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,11 +44,6 @@ impl Store {
     /// The full key of `suffix` under the cluster's prefix.
     pub fn key(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.settings.prefix())
-    }
-
-    /// The suffix of a full key (None if it is not under the prefix).
-    pub fn suffix<'a>(&self, key: &'a str) -> Option<&'a str> {
-        key.strip_prefix(&self.settings.prefix())
     }
 
     /// When etcd last answered a request of this instance.

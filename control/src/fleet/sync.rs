@@ -8,8 +8,8 @@
 
 use super::records::{FailoverEntry, ShardRecord};
 use super::Fleet;
+use super::Local;
 use crate::topology::ShardPhase;
-use crate::ControlPlane;
 use etcd_client::{Compare, CompareOp, EventType, Txn, TxnOp, WatchOptions};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -20,16 +20,16 @@ use std::time::Duration;
 const REREAD: Duration = Duration::from_secs(2);
 
 /// Runs until aborted.
-pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
+pub async fn run(local: Arc<Local>, fleet: Arc<Fleet>) {
     let mut seen = HashSet::new();
     loop {
-        if let Err(e) = reconcile(&plane, &fleet, false).await {
+        if let Err(e) = reconcile(&local, &fleet, false).await {
             tracing::warn!(error = %e, "could not read the topology from etcd");
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
         }
-        load_log(&plane, &fleet, &mut seen).await;
-        if let Err(e) = watch(&plane, &fleet, &mut seen).await {
+        load_log(&local, &fleet, &mut seen).await;
+        if let Err(e) = watch(&local, &fleet, &mut seen).await {
             tracing::debug!(error = %e, "topology watch ended");
         }
     }
@@ -37,9 +37,9 @@ pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
 
 /// Reads every shard record and applies it; with `seed`, writes the
 /// configured topology for shards that have no record yet.
-pub async fn reconcile(plane: &ControlPlane, fleet: &Fleet, seed: bool) -> Result<(), String> {
+pub async fn reconcile(local: &Local, fleet: &Fleet, seed: bool) -> Result<(), String> {
     if seed {
-        for shard in &plane.topology.shards {
+        for shard in &local.topology.shards {
             let record = ShardRecord {
                 shard: shard.index,
                 primary: Some(shard.primary()),
@@ -62,7 +62,7 @@ pub async fn reconcile(plane: &ControlPlane, fleet: &Fleet, seed: bool) -> Resul
     let (kvs, _) = fleet.store.list("topology/").await?;
     for kv in kvs {
         if let Ok(record) = serde_json::from_slice::<ShardRecord>(kv.value()) {
-            apply(plane, fleet, &record).await;
+            apply(local, fleet, &record).await;
         }
     }
     fleet.stale.store(false, Ordering::Release);
@@ -71,8 +71,8 @@ pub async fn reconcile(plane: &ControlPlane, fleet: &Fleet, seed: bool) -> Resul
 }
 
 /// Makes the local view of a shard match its record.
-pub async fn apply(plane: &ControlPlane, fleet: &Fleet, record: &ShardRecord) {
-    let Some(shard) = plane.topology.shard(record.shard) else {
+pub async fn apply(local: &Local, fleet: &Fleet, record: &ShardRecord) {
+    let Some(shard) = local.topology.shard(record.shard) else {
         return;
     };
     if record.generation < shard.fleet_generation() {
@@ -86,7 +86,7 @@ pub async fn apply(plane: &ControlPlane, fleet: &Fleet, record: &ShardRecord) {
                 shard.gate.pause();
             }
             shard.set_phase(ShardPhase::FailingOver);
-            plane.data_path.retire_idle(record.shard);
+            local.data_path.retire_idle(record.shard);
             if shard.fleet_generation() != record.generation {
                 tracing::info!(
                     shard = record.shard,
@@ -100,9 +100,9 @@ pub async fn apply(plane: &ControlPlane, fleet: &Fleet, record: &ShardRecord) {
         }
         Some(primary) => {
             let changed = shard.install(primary, record.standbys.clone(), record.fenced.clone());
-            crate::monitor::record_roles(plane, shard);
+            local.topology.record_roles(shard);
             if changed {
-                let retired = plane.data_path.retire_idle(record.shard);
+                let retired = local.data_path.retire_idle(record.shard);
                 tracing::info!(shard = record.shard, primary = %primary, generation = record.generation, retired,
                     "routing swapped to the primary published by the fleet");
             }
@@ -118,14 +118,14 @@ pub async fn apply(plane: &ControlPlane, fleet: &Fleet, record: &ShardRecord) {
 }
 
 /// Loads log entries not seen yet into SHOW FAILOVERS (and metrics).
-async fn load_log(plane: &ControlPlane, fleet: &Fleet, seen: &mut HashSet<String>) {
+async fn load_log(local: &Local, fleet: &Fleet, seen: &mut HashSet<String>) {
     let Ok((kvs, _)) = fleet.store.list("failovers/").await else {
         return;
     };
     let first_load = seen.is_empty();
     for kv in kvs {
         add_entry(
-            plane,
+            local,
             kv.key_str().unwrap_or_default(),
             kv.value(),
             seen,
@@ -134,13 +134,7 @@ async fn load_log(plane: &ControlPlane, fleet: &Fleet, seen: &mut HashSet<String
     }
 }
 
-fn add_entry(
-    plane: &ControlPlane,
-    key: &str,
-    value: &[u8],
-    seen: &mut HashSet<String>,
-    count: bool,
-) {
+fn add_entry(local: &Local, key: &str, value: &[u8], seen: &mut HashSet<String>, count: bool) {
     if !seen.insert(key.to_owned()) {
         return;
     }
@@ -149,17 +143,13 @@ fn add_entry(
     };
     let record = entry.to_record();
     if count {
-        plane.data_path.failover_finished(&record);
+        local.data_path.failover_finished(&record);
     }
-    plane.topology.failovers.push(record);
+    local.topology.failovers.push(record);
 }
 
 /// Watches the shard records and the log until an error or `REREAD`.
-async fn watch(
-    plane: &ControlPlane,
-    fleet: &Fleet,
-    seen: &mut HashSet<String>,
-) -> Result<(), String> {
+async fn watch(local: &Local, fleet: &Fleet, seen: &mut HashSet<String>) -> Result<(), String> {
     let topology_key = fleet.store.key("topology/");
     let log_key = fleet.store.key("failovers/");
     let mut topology = fleet
@@ -188,7 +178,7 @@ async fn watch(
                         continue;
                     }
                     if let Some(record) = event.kv().and_then(|kv| serde_json::from_slice::<ShardRecord>(kv.value()).ok()) {
-                        apply(plane, fleet, &record).await;
+                        apply(local, fleet, &record).await;
                     }
                 }
             }
@@ -197,7 +187,7 @@ async fn watch(
                 fleet.store.heard();
                 for event in resp.events() {
                     if let (EventType::Put, Some(kv)) = (event.event_type(), event.kv()) {
-                        add_entry(plane, kv.key_str().unwrap_or_default(), kv.value(), seen, true);
+                        add_entry(local, kv.key_str().unwrap_or_default(), kv.value(), seen, true);
                     }
                 }
             }

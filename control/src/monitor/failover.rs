@@ -3,8 +3,8 @@
 //! repoint the others, swap routing, let the held transactions through, and
 //! log the outcome with its timings.
 
+use super::conns::Conns;
 use super::promote::{self, Candidate};
-use super::shard_watch::Conns;
 use crate::fleet::records::IntentRecord;
 use crate::topology::{FailoverKind, FailoverRecord, ShardPhase, ShardState};
 use crate::ControlPlane;

@@ -4,9 +4,9 @@
 //! failover a dead controller left half done is finished with the one
 //! candidate it recorded.
 
+use super::conns::Conns;
 use super::failover::{finish, install_promotion};
 use super::promote::{self, Candidate};
-use super::shard_watch::Conns;
 use crate::fleet::records::IntentRecord;
 use crate::fleet::Fleet;
 use crate::topology::{FailoverKind, FailoverRecord, ShardPhase};

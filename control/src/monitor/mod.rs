@@ -4,6 +4,7 @@
 //! replica-cluster node measures that node's lag per shard. Everything it
 //! learns goes into the [`Topology`](crate::topology::Topology).
 
+mod conns;
 mod control;
 mod failover;
 mod fleet_switchover;
@@ -14,11 +15,11 @@ mod replica_watch;
 mod resubscribe;
 mod shard_watch;
 mod switchover;
+mod takeover;
 
 pub use control::{format_lsn, open as open_control_connection, parse_lsn};
-pub use fleet_switchover::{candidate_state, finish_resumed};
+use fleet_switchover::{candidate_state, finish_resumed};
 pub use promote::retarget_conninfo;
-pub use shard_watch::record_roles;
 pub use switchover::switchover;
 
 use crate::ControlPlane;
@@ -59,7 +60,11 @@ pub fn spawn(ctx: &Arc<ControlPlane>) -> Vec<JoinHandle<()>> {
     if !ctx.settings.enabled() {
         return Vec::new();
     }
-    let mut tasks = crate::fleet::spawn(ctx);
+    let mut tasks = Vec::new();
+    if let Some(fleet) = &ctx.fleet {
+        tasks.extend(crate::fleet::spawn(fleet, ctx.fleet_local()));
+        tasks.push(tokio::spawn(takeover::run(ctx.clone(), fleet.clone())));
+    }
     for shard in &ctx.topology.shards {
         let Some(login) = shard_login(ctx, shard.index) else {
             break;

@@ -3,8 +3,8 @@
 //! synchronous standbys, repoint the other standbys at it, and swap the
 //! shard's routing to it.
 
+use super::conns::Conns;
 use super::control::{format_lsn, parse_lsn};
-use super::shard_watch::{record_roles, Conns};
 use crate::sql::quote_literal;
 use crate::topology::ShardState;
 use crate::ControlPlane;
@@ -252,7 +252,7 @@ pub fn retarget_conninfo(conninfo: &str, host: &str, port: u16) -> String {
 /// the old primary are closed, and busy ones are dropped when returned.
 pub fn swap_routing(ctx: &ControlPlane, shard: &ShardState, new_primary: &Endpoint) {
     shard.promote(new_primary);
-    record_roles(ctx, shard);
+    ctx.topology.record_roles(shard);
     let retired = ctx.data_path.retire_idle(shard.index);
     tracing::info!(shard = shard.index, primary = %new_primary, retired, "routing swapped to the new primary");
 }

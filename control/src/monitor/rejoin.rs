@@ -6,8 +6,8 @@
 //! the shard replicates synchronously; in a fleet the controller publishes
 //! the new roles.
 
+use super::conns::Conns;
 use super::promote;
-use super::shard_watch::{record_roles, Conns};
 use crate::topology::ShardState;
 use crate::{ControlPlane, Endpoint};
 
@@ -24,7 +24,7 @@ pub async fn adopt_returned(
         tracing::warn!(shard = shard.index, node = %node, primary = %primary,
             "a node streams from the current primary on its timeline again: adopted back as a standby");
     }
-    record_roles(ctx, shard);
+    ctx.topology.record_roles(shard);
     if shard.synchronous() {
         let ranked = promote::rank_standbys(ctx, conns, &shard.standbys()).await;
         if let Err(e) = promote::set_sync_standbys(conns, shard, primary, &ranked, true).await {

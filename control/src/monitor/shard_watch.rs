@@ -4,56 +4,15 @@
 //! primary has failed enough consecutive checks and no standby still
 //! streams from it.
 
-use super::control::{ControlConn, ControlLogin};
+use super::conns::Conns;
+use super::control::ControlLogin;
 use super::failover;
 use super::probe::{self, epoch_now, Probe};
-use crate::topology::{NodeRole, ShardPhase, ShardState};
+use crate::topology::{ShardPhase, ShardState};
 use crate::ControlPlane;
 use crate::Endpoint;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Control connections of one shard's nodes, by endpoint.
-#[derive(Default)]
-pub struct Conns {
-    login: Option<ControlLogin>,
-    by_node: HashMap<Endpoint, ControlConn>,
-}
-
-impl Conns {
-    /// Connections logging in with `login`.
-    pub fn new(login: ControlLogin) -> Conns {
-        Conns {
-            login: Some(login),
-            by_node: HashMap::new(),
-        }
-    }
-
-    /// Takes the connection to `node` out (new if none), for concurrent use.
-    pub fn take(&mut self, node: &Endpoint) -> Option<ControlConn> {
-        let login = self.login.clone()?;
-        Some(
-            self.by_node
-                .remove(node)
-                .unwrap_or_else(|| ControlConn::new(node.clone(), login)),
-        )
-    }
-
-    /// Puts a connection back.
-    pub fn put(&mut self, conn: ControlConn) {
-        self.by_node.insert(conn.endpoint.clone(), conn);
-    }
-
-    /// The connection to `node`.
-    pub fn get(&mut self, node: &Endpoint) -> Option<&mut ControlConn> {
-        if !self.by_node.contains_key(node) {
-            let conn = self.take(node)?;
-            self.put(conn);
-        }
-        self.by_node.get_mut(node)
-    }
-}
 
 /// What the loop remembers between rounds.
 struct Watch {
@@ -481,16 +440,4 @@ fn record_down(ctx: &ControlPlane, node: &Endpoint, error: &str) {
         n.last_error = Some(error.to_owned());
         n.streaming = None;
     });
-}
-
-/// Marks the roles after a promotion.
-pub fn record_roles(ctx: &ControlPlane, shard: &ShardState) {
-    let nodes = &ctx.topology.nodes;
-    nodes.ensure(&shard.primary(), NodeRole::Primary, Some(shard.index));
-    for s in shard.standbys() {
-        nodes.ensure(&s, NodeRole::Standby, Some(shard.index));
-    }
-    for f in shard.fenced() {
-        nodes.ensure(&f, NodeRole::Fenced, Some(shard.index));
-    }
 }

@@ -4,10 +4,10 @@
 //! only wait; none gets an error. The old primary is left read-only and
 //! fenced (rejoin it as a standby with pg_rewind or a fresh base backup).
 
+use super::conns::Conns;
 use super::control::{format_lsn, parse_lsn};
 use super::failover::{finish, finish_promotion};
 use super::promote::{self, Candidate};
-use super::shard_watch::Conns;
 use crate::topology::{FailoverKind, FailoverRecord, ShardPhase, ShardState};
 use crate::ControlPlane;
 use crate::Endpoint;

@@ -79,6 +79,19 @@ impl Topology {
         self.banned.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Records the roles of `shard`'s nodes in the node table (after a
+    /// promotion, an adoption, or a record from the fleet).
+    pub fn record_roles(&self, shard: &ShardState) {
+        self.nodes
+            .ensure(&shard.primary(), NodeRole::Primary, Some(shard.index));
+        for s in shard.standbys() {
+            self.nodes.ensure(&s, NodeRole::Standby, Some(shard.index));
+        }
+        for f in shard.fenced() {
+            self.nodes.ensure(&f, NodeRole::Fenced, Some(shard.index));
+        }
+    }
+
     /// Shard `k`, if configured.
     pub fn shard(&self, k: u32) -> Option<&Arc<ShardState>> {
         self.shards.get(k as usize)
