@@ -236,7 +236,7 @@ pub async fn bootstrap(
     let deadline = Instant::now() + limit;
     loop {
         match sync::reconcile(local, fleet, true).await {
-            Ok(()) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "etcd not reachable yet; retrying");

@@ -17,27 +17,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Time between two full re-reads.
-const REREAD: Duration = Duration::from_secs(2);
+const REREAD: Duration = Duration::from_secs(10);
 
 /// Runs until aborted.
 pub async fn run(local: Arc<Local>, fleet: Arc<Fleet>) {
     let mut seen = HashSet::new();
     loop {
-        if let Err(e) = reconcile(&local, &fleet, false).await {
-            tracing::warn!(error = %e, "could not read the topology from etcd");
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        let topology_revision = match reconcile(&local, &fleet, false).await {
+            Ok(revision) => revision,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the topology from etcd");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                continue;
+            }
+        };
+        let Some(log_revision) = load_log(&local, &fleet, &mut seen).await else {
             continue;
-        }
-        load_log(&local, &fleet, &mut seen).await;
-        if let Err(e) = watch(&local, &fleet, &mut seen).await {
+        };
+        // The watches start right after what was read: no change between
+        // the read and the watch is missed.
+        if let Err(e) = watch(&local, &fleet, &mut seen, topology_revision, log_revision).await {
             tracing::debug!(error = %e, "topology watch ended");
         }
     }
 }
 
 /// Reads every shard record and applies it; with `seed`, writes the
-/// configured topology for shards that have no record yet.
-pub async fn reconcile(local: &Local, fleet: &Fleet, seed: bool) -> Result<(), String> {
+/// configured topology for shards that have no record yet. Returns the
+/// store's revision of the read.
+pub async fn reconcile(local: &Local, fleet: &Fleet, seed: bool) -> Result<i64, String> {
     if seed {
         for shard in &local.topology.shards {
             let record = ShardRecord {
@@ -59,7 +67,7 @@ pub async fn reconcile(local: &Local, fleet: &Fleet, seed: bool) -> Result<(), S
                 .await?;
         }
     }
-    let (kvs, _) = fleet.store.list("topology/").await?;
+    let (kvs, revision) = fleet.store.list("topology/").await?;
     for kv in kvs {
         if let Ok(record) = serde_json::from_slice::<ShardRecord>(kv.value()) {
             apply(local, fleet, &record).await;
@@ -67,7 +75,7 @@ pub async fn reconcile(local: &Local, fleet: &Fleet, seed: bool) -> Result<(), S
     }
     fleet.stale.store(false, Ordering::Release);
     *fleet.reconciled.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
-    Ok(())
+    Ok(revision)
 }
 
 /// Makes the local view of a shard match its record.
@@ -118,10 +126,8 @@ pub async fn apply(local: &Local, fleet: &Fleet, record: &ShardRecord) {
 }
 
 /// Loads log entries not seen yet into SHOW FAILOVERS (and metrics).
-async fn load_log(local: &Local, fleet: &Fleet, seen: &mut HashSet<String>) {
-    let Ok((kvs, _)) = fleet.store.list("failovers/").await else {
-        return;
-    };
+async fn load_log(local: &Local, fleet: &Fleet, seen: &mut HashSet<String>) -> Option<i64> {
+    let (kvs, revision) = fleet.store.list("failovers/").await.ok()?;
     let first_load = seen.is_empty();
     for kv in kvs {
         add_entry(
@@ -132,6 +138,7 @@ async fn load_log(local: &Local, fleet: &Fleet, seen: &mut HashSet<String>) {
             !first_load,
         );
     }
+    Some(revision)
 }
 
 fn add_entry(local: &Local, key: &str, value: &[u8], seen: &mut HashSet<String>, count: bool) {
@@ -149,21 +156,31 @@ fn add_entry(local: &Local, key: &str, value: &[u8], seen: &mut HashSet<String>,
 }
 
 /// Watches the shard records and the log until an error or `REREAD`.
-async fn watch(local: &Local, fleet: &Fleet, seen: &mut HashSet<String>) -> Result<(), String> {
+async fn watch(
+    local: &Local,
+    fleet: &Fleet,
+    seen: &mut HashSet<String>,
+    topology_revision: i64,
+    log_revision: i64,
+) -> Result<(), String> {
     let topology_key = fleet.store.key("topology/");
     let log_key = fleet.store.key("failovers/");
     let mut topology = fleet
         .store
         .call(|mut c| async move {
-            c.watch(topology_key, Some(WatchOptions::new().with_prefix()))
-                .await
+            let from = WatchOptions::new()
+                .with_prefix()
+                .with_start_revision(topology_revision + 1);
+            c.watch(topology_key, Some(from)).await
         })
         .await?;
     let mut log = fleet
         .store
         .call(|mut c| async move {
-            c.watch(log_key, Some(WatchOptions::new().with_prefix()))
-                .await
+            let from = WatchOptions::new()
+                .with_prefix()
+                .with_start_revision(log_revision + 1);
+            c.watch(log_key, Some(from)).await
         })
         .await?;
     let deadline = tokio::time::Instant::now() + REREAD;
