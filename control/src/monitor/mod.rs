@@ -3,11 +3,18 @@
 //! fails the shard over when its primary is gone; one task per
 //! replica-cluster node measures that node's lag per shard. Everything it
 //! learns goes into the [`Topology`](crate::topology::Topology).
+//!
+//! Files: `shard_watch` and `replica_watch` (the loops), `probe` and
+//! `control` (checks over control connections, kept per shard in
+//! `conns`), `failover`, `promote` and `switchover` (changing a primary),
+//! `rejoin` (taking a returned node back as a copy), `resubscribe` (the
+//! replica cluster after a failover), `takeover` and `fleet_steps` (the
+//! controller's duties in a fleet).
 
 mod conns;
 mod control;
 mod failover;
-mod fleet_switchover;
+mod fleet_steps;
 mod probe;
 mod promote;
 mod rejoin;
@@ -18,7 +25,7 @@ mod switchover;
 mod takeover;
 
 pub use control::{format_lsn, open as open_control_connection, parse_lsn};
-use fleet_switchover::{candidate_state, finish_resumed};
+use fleet_steps::{candidate_state, finish_resumed};
 pub use promote::retarget_conninfo;
 pub use switchover::switchover;
 

@@ -29,7 +29,7 @@ pub async fn switchover(
         .clone();
     if let Some(fleet) = &ctx.fleet {
         if !fleet.is_controller() {
-            return super::fleet_switchover::ask_controller(ctx, fleet, shard_index, target).await;
+            return super::fleet_steps::ask_controller(ctx, fleet, shard_index, target).await;
         }
     }
     let login = super::shard_login(ctx, shard_index)
