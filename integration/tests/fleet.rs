@@ -442,7 +442,11 @@ async fn without_etcd_reads_go_on_writes_stop_and_nothing_is_promoted() {
             {
                 Err(e) => break e,
                 Ok(_) => {
-                    assert!(Instant::now() < deadline, "{} still writes without etcd", i.name);
+                    assert!(
+                        Instant::now() < deadline,
+                        "{} still writes without etcd",
+                        i.name
+                    );
                     seq -= 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

@@ -740,6 +740,16 @@ impl Session {
                 return Ok(());
             }
         }
+        if kind == b'S'
+            && self.sharded()
+            && self.server.is_none()
+            && self.mode == PoolMode::Transaction
+        {
+            // The shard is decided at Bind: describe it without attaching.
+            // Boxed: the borrowed connection's state stays out of the task.
+            Box::pin(self.describe_unattached(name)).await;
+            return Ok(());
+        }
         if kind == b'S' && self.sharded() && self.server.is_none() && !self.held.is_empty() {
             self.pending_describe = Some(BytesMut::from(frame));
             return Ok(());

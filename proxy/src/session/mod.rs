@@ -6,6 +6,7 @@
 pub(crate) mod attach;
 pub(crate) mod checkout;
 mod client_messages;
+mod describe;
 pub mod expect;
 mod relay;
 mod replica_reads;
