@@ -216,6 +216,7 @@ impl Session {
         error.encode(&mut out);
         self.emit(out.freeze());
         self.skip_until_sync = true;
+        self.fail_server_batch();
     }
 
     /// Reports an error for a simple Query or FunctionCall.
@@ -242,7 +243,12 @@ impl Session {
         self.count_error(&error);
         let mut out = BytesMut::new();
         error.encode(&mut out);
-        builder::ready_for_query(&mut out, self.local_status());
+        let status = if self.fail_server_transaction() {
+            b'E'
+        } else {
+            self.local_status()
+        };
+        builder::ready_for_query(&mut out, status);
         self.emit(out.freeze());
     }
 

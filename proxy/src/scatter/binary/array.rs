@@ -149,11 +149,7 @@ fn flatten(items: Vec<Item>) -> Result<(Vec<i32>, Elements), &'static str> {
     Ok((dims, values))
 }
 
-fn walk(
-    items: Vec<Item>,
-    dims: &[i32],
-    values: &mut Elements,
-) -> Result<(), &'static str> {
+fn walk(items: Vec<Item>, dims: &[i32], values: &mut Elements) -> Result<(), &'static str> {
     let (&len, rest) = dims.split_first().ok_or("array nested too deeply")?;
     if i32::try_from(items.len()).ok() != Some(len) {
         return Err("multidimensional arrays must be rectangular");
@@ -249,7 +245,7 @@ mod tests {
         encode(br#"{"a b","q\"x",plain}"#, 25, &mut out, same).expect("encode");
         let mut want = be(&[1, 0, 25, 3, 1, 3]);
         want.extend_from_slice(b"a b");
-        want.extend_from_slice(&4i32.to_be_bytes());
+        want.extend_from_slice(&3i32.to_be_bytes());
         want.extend_from_slice(b"q\"x");
         want.extend_from_slice(&5i32.to_be_bytes());
         want.extend_from_slice(b"plain");
