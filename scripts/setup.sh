@@ -2,7 +2,9 @@
 # Installs what shardwire's demo, tests and benches need on a fresh Debian
 # machine: PostgreSQL server binaries (initdb, pg_ctl, psql, pgbench),
 # libclang (pg_query, the router's SQL parser, generates bindings with it),
-# etcd and protoc (the fleet), promtool (alert rule tests)
+# etcd and protoc (the fleet), promtool (alert rule tests), the driver
+# matrix's drivers and toolchains (psycopg 3, asyncpg, pgJDBC with a JDK,
+# ruby-pg, Go with pgx v4)
 # and, with --bench, pgbouncer. Safe to run again: it installs only what is
 # missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -20,6 +22,15 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 # promtool, for the alert rules' unit tests.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The driver matrix (integration/drivers/): Debian's packages, run with
+# Debian's own /usr/bin/python3, ruby and go (offline, GOPATH=/usr/share/gocode).
+dpkg -s python3-psycopg >/dev/null 2>&1 || need+=(python3-psycopg)
+dpkg -s python3-asyncpg >/dev/null 2>&1 || need+=(python3-asyncpg)
+dpkg -s libpostgresql-jdbc-java >/dev/null 2>&1 || need+=(libpostgresql-jdbc-java)
+command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
+dpkg -s ruby-pg >/dev/null 2>&1 || need+=(ruby-pg)
+dpkg -s golang-go >/dev/null 2>&1 || need+=(golang-go)
+dpkg -s golang-github-jackc-pgx-v4-dev >/dev/null 2>&1 || need+=(golang-github-jackc-pgx-v4-dev)
 if [ "${1:-}" = "--bench" ] && ! command -v pgbouncer >/dev/null 2>&1; then
   need+=(pgbouncer)
 fi

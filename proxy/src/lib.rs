@@ -52,6 +52,7 @@ pub mod scatter;
 pub mod server;
 pub mod session;
 pub mod sessions;
+pub mod signals;
 pub mod socket;
 pub mod tls;
 pub use shardwire_control::topology;

@@ -127,6 +127,7 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+                shardwire::signals::spawn(proxy.context.clone());
                 let ctx = proxy.context.clone();
                 tokio::spawn(async move {
                     use tokio::signal::unix::{signal, SignalKind};

@@ -1,11 +1,14 @@
 //! A six-shard topology: six primaries from the rig, each with the test
 //! schema whose CHECK constraints make a misrouted row fail loudly, one
 //! unsharded reference server holding every row, and shardwire in front
-//! of the six.
+//! of the six. Optionally (`ShardedOptions::replica_cluster`) a
+//! leaderboard replica node subscribed to every shard, with the control
+//! plane measuring its lag, and the admin console.
 
 use shardwire::config::parse_str;
 use shardwire::proxy::RunningProxy;
-use shardwire_rig::{Node, NodeOptions, Rig};
+use shardwire_rig::{logical, Node, NodeOptions, Rig};
+use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
 
 pub const SHARDS: i64 = 6;
@@ -19,15 +22,51 @@ pub struct Sharded {
     pub proxy: RunningProxy,
     pub shards: Vec<Node>,
     pub reference: Node,
+    /// The leaderboard replica node, with `replica_cluster`.
+    pub replica: Option<Node>,
     pub rig: Rig,
 }
+
+/// What to start besides the six shards.
+#[derive(Clone, Copy)]
+pub struct ShardedOptions {
+    pub pool_mode: &'static str,
+    pub pool_size: usize,
+    /// A replica node subscribed to every shard's `leaderboard` (reads of
+    /// `leaderboard*` go there), the control plane on, user `app` an admin.
+    pub replica_cluster: bool,
+}
+
+impl Default for ShardedOptions {
+    fn default() -> Self {
+        ShardedOptions {
+            pool_mode: "transaction",
+            pool_size: 4,
+            replica_cluster: false,
+        }
+    }
+}
+
+/// Tables for the replica cluster: the leaderboard and the heartbeat the
+/// control plane writes on each shard to measure the replica's lag.
+const LEADERBOARD: &str =
+    "CREATE TABLE leaderboard (user_id bigint PRIMARY KEY, score int NOT NULL);
+     CREATE TABLE shardwire_heartbeat (shard int PRIMARY KEY, beat timestamptz NOT NULL);";
+
+/// The driver programs' table (integration/drivers/): one row per
+/// (driver, user_id), a column of each type they check.
+const DRIVER_ROWS: &str = "CREATE TABLE driver_rows (driver text NOT NULL, user_id bigint NOT NULL,
+       n int, amount numeric, name text, at timestamptz, flag bool, blob bytea, tags int[],
+       note text, PRIMARY KEY (driver, user_id), CHECK_CLAUSE);";
 
 fn schema(check: &dyn Fn(&str) -> String) -> String {
     format!(
         "CREATE TABLE users (user_id bigint PRIMARY KEY, name text NOT NULL, {u});
          CREATE TABLE scores (id bigint, player_id bigint NOT NULL, points int, {p});
          CREATE TABLE events (user_id bigint NOT NULL, kind text, amount numeric, {e});
-         CREATE TABLE countries (code text PRIMARY KEY, name text);",
+         CREATE TABLE countries (code text PRIMARY KEY, name text);
+         {d}",
+        d = DRIVER_ROWS.replace("CHECK_CLAUSE", &check("user_id")),
         u = check("user_id"),
         p = check("player_id"),
         e = check("user_id"),
@@ -35,7 +74,17 @@ fn schema(check: &dyn Fn(&str) -> String) -> String {
 }
 
 impl Sharded {
-    pub async fn start(pool_mode: &str) -> Sharded {
+    pub async fn start(pool_mode: &'static str) -> Sharded {
+        Sharded::start_with(ShardedOptions {
+            pool_mode,
+            ..ShardedOptions::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(opts: ShardedOptions) -> Sharded {
+        let pool_mode = opts.pool_mode;
+        let pool_size = opts.pool_size;
         let rig = Rig::new().expect("rig");
         let mut shards = Vec::new();
         for k in 0..SHARDS {
@@ -73,6 +122,33 @@ impl Sharded {
         r.batch_execute(&schema(&|_| "CHECK (true)".to_string()))
             .await
             .expect("reference schema");
+        let replica = if opts.replica_cluster {
+            Some(start_replica(&rig, &shards).await)
+        } else {
+            None
+        };
+        let replica_sections = match &replica {
+            Some(node) => format!(
+                r#"
+[admin]
+users = ["app"]
+
+[replication]
+user = "postgres"
+password = "postgres"
+
+[replica_cluster]
+nodes = [{{ host = "127.0.0.1", port = {} }}]
+max_lag = "5s"
+
+[[routes]]
+name = "leaderboards"
+tables = ["leaderboard*"]
+"#,
+                node.port()
+            ),
+            None => String::new(),
+        };
 
         let shard_entries: String = shards
             .iter()
@@ -91,7 +167,7 @@ database = "app"
 pool_mode = "{pool_mode}"
 
 [pool]
-size = 4
+size = {pool_size}
 checkout_timeout = "5s"
 
 [sharding]
@@ -112,17 +188,58 @@ name = "trustuser"
 password = "trustpw"
 auth = "trust"
 
+{replica_sections}
+
 {shard_entries}
 "#
         );
         let proxy = RunningProxy::start(parse_str(&config).expect("config"))
             .await
             .expect("proxy");
-        Sharded {
+        let sharded = Sharded {
             proxy,
             shards,
             reference,
+            replica,
             rig,
+        };
+        if sharded.replica.is_some() {
+            sharded.wait_replica_serving().await;
+        }
+        sharded
+    }
+
+    /// The proxy's connection URL for user `app`.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://app:app@127.0.0.1:{}/app",
+            self.proxy.addr.port()
+        )
+    }
+
+    /// Waits until the control plane has checked every node, so that
+    /// leaderboard reads go to the replica (within its lag bound).
+    pub async fn wait_replica_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let nodes = self.proxy.context.topology.nodes.all();
+            if !nodes.is_empty() && nodes.iter().all(|n| n.checked_at.is_some() && n.up) {
+                let c = self.client().await;
+                let port: i32 = c
+                    .query_one("SELECT inet_server_port() FROM leaderboard LIMIT 1", &[])
+                    .await
+                    .ok()
+                    .map(|r| r.get(0))
+                    .unwrap_or(0);
+                if self.replica.as_ref().map(|r| i32::from(r.port())) == Some(port) {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replica never served leaderboard reads: {nodes:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -160,4 +277,60 @@ auth = "trust"
             .iter()
             .position(|n| n.port().to_string() == port)
     }
+}
+
+/// Starts the leaderboard replica node: the tables, a publication of
+/// `leaderboard` and the heartbeat on every shard, a subscription to each,
+/// and one leaderboard row per shard (written on the shards, waited for on
+/// the replica).
+async fn start_replica(rig: &Rig, shards: &[Node]) -> Node {
+    let replica = rig
+        .start_primary(
+            "replica0",
+            // One apply worker per shard, plus table sync workers.
+            NodeOptions::default()
+                .with_setting("max_logical_replication_workers", "16")
+                .with_setting("max_worker_processes", "24"),
+        )
+        .await
+        .expect("replica node");
+    rig.create_user(&replica, "app", "app").await.expect("user");
+    rig.create_database(&replica, "app", "app")
+        .await
+        .expect("db");
+    replica
+        .connect("app", "app", "app")
+        .await
+        .expect("replica")
+        .batch_execute(LEADERBOARD)
+        .await
+        .expect("replica schema");
+    for (k, shard) in shards.iter().enumerate() {
+        let c = shard.connect("app", "app", "app").await.expect("shard");
+        c.batch_execute(LEADERBOARD).await.expect("leaderboard");
+        c.execute(
+            "INSERT INTO leaderboard VALUES ($1, $2)",
+            &[&(k as i64), &(100 * k as i32)],
+        )
+        .await
+        .expect("leaderboard row");
+        logical::publish(
+            shard,
+            "app",
+            &format!("shard{k}_pub"),
+            &["leaderboard", "shardwire_heartbeat"],
+        )
+        .await
+        .expect("publication");
+        logical::subscribe(
+            &replica,
+            "app",
+            &format!("r0_s{k}"),
+            shard,
+            &format!("shard{k}_pub"),
+        )
+        .await
+        .expect("subscription");
+    }
+    replica
 }

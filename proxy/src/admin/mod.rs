@@ -14,11 +14,13 @@ mod show_failovers;
 mod show_fleet;
 mod show_misc;
 mod show_nodes;
+mod show_pgbouncer;
 mod show_pools;
 mod show_routes;
 mod show_servers;
 mod show_stats;
 mod switchover;
+mod unsupported;
 
 use crate::context::Context;
 use crate::protocol::builder;
@@ -69,6 +71,16 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("SHOW STATS_TOTALS", "the totals of SHOW STATS"),
     ("SHOW STATS_AVERAGES", "the averages of SHOW STATS"),
+    (
+        "SHOW TOTALS",
+        "SHOW STATS summed over all shards, one row each",
+    ),
+    ("SHOW USERS", "each configured user: limits and connections"),
+    ("SHOW STATE", "active, paused, suspended"),
+    (
+        "SHOW DNS_HOSTS",
+        "empty: no DNS cache (also SHOW DNS_ZONES, SHOW PEERS, SHOW PEER_POOLS)",
+    ),
     ("SHOW DATABASES", "the shards' primaries as databases"),
     ("SHOW SHARDS", "per shard: primary, standbys, state"),
     ("SHOW CONFIG", "the settings in force"),
@@ -232,6 +244,13 @@ pub async fn execute(
         ["show", "failovers"] => Ok(show_failovers::failovers(ctx)),
         ["show", "routes"] => Ok(show_routes::routes(ctx)),
         ["show", "fleet"] => Ok(show_fleet::fleet(ctx)),
+        ["show", "totals"] => Ok(show_stats::all_totals(ctx)),
+        ["show", "users"] => Ok(show_pgbouncer::users(ctx)),
+        ["show", "state"] => Ok(show_pgbouncer::state(ctx)),
+        ["show", "dns_hosts"] => Ok(show_pgbouncer::dns_hosts()),
+        ["show", "dns_zones"] => Ok(show_pgbouncer::dns_zones()),
+        ["show", "peers"] => Ok(show_pgbouncer::peers()),
+        ["show", "peer_pools"] => Ok(show_pgbouncer::peer_pools()),
         ["pause", ..]
         | ["resume", ..]
         | ["reload"]
@@ -285,6 +304,9 @@ pub async fn execute(
         },
         [] => Ok(ResultSet::command("")),
         _ => {
+            if let Some(refusal) = unsupported::refusal(&words) {
+                return Err(refusal);
+            }
             let list: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();
             Err(ErrorResponse::error(
                 SqlState::FromServer(*b"42601"),

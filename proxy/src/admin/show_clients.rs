@@ -1,5 +1,7 @@
-//! `SHOW CLIENTS`: one row per client session, with PgBouncer's main
-//! columns plus the shard of the backend it holds.
+//! `SHOW CLIENTS`: one row per client session, with PgBouncer 1.25's
+//! columns in its order, then `server_pid` (the backend in use). `link` is
+//! that backend's pid in hex; `local_addr`/`local_port` are the listen
+//! address; the time of the latest request is not recorded (NULL).
 
 use super::result::{text, Kind, ResultSet};
 use crate::context::Context;
@@ -37,13 +39,28 @@ pub fn clients(ctx: &Context) -> ResultSet {
         ("type", Kind::Text),
         ("user", Kind::Text),
         ("database", Kind::Text),
+        ("replication", Kind::Text),
         ("state", Kind::Text),
         ("addr", Kind::Text),
         ("port", Kind::Int),
+        ("local_addr", Kind::Text),
+        ("local_port", Kind::Int),
         ("connect_time", Kind::Text),
-        ("remote_pid", Kind::Int),
+        ("request_time", Kind::Text),
+        ("wait", Kind::Int),
+        ("wait_us", Kind::Int),
+        ("close_needed", Kind::Int),
         ("ptr", Kind::Text),
+        ("link", Kind::Text),
+        ("remote_pid", Kind::Int),
+        ("tls", Kind::Text),
+        ("application_name", Kind::Text),
+        ("prepared_statements", Kind::Int),
+        ("id", Kind::Int),
+        // shardwire's own: the backend pid of the server in use.
+        ("server_pid", Kind::Int),
     ]);
+    let local = ctx.config.proxy.listen.parse::<std::net::SocketAddr>().ok();
     let mut clients = ctx.cancels.clients();
     clients.sort_by_key(|(_, slot)| slot.info.connected_at);
     for ((pid, _), slot) in clients {
@@ -59,12 +76,26 @@ pub fn clients(ctx: &Context) -> ResultSet {
             text("C"),
             text(&slot.info.user),
             text(&slot.info.database),
+            text("none"),
             text(state),
             slot.info.addr.map(|a| a.ip().to_string()),
             slot.info.addr.map(|a| a.port().to_string()),
+            local.map(|a| a.ip().to_string()),
+            local.map(|a| a.port().to_string()),
             text(format_time(slot.info.connected_at)),
-            target.map(|t| t.pid.to_string()),
+            // The time of the latest request is not tracked per client.
+            None,
+            text(0),
+            text(0),
+            text(0),
             text(format!("{pid:x}")),
+            target.map(|t| format!("{:x}", t.pid)),
+            text(0),
+            text(""),
+            text(""),
+            text(0),
+            text(pid),
+            target.map(|t| t.pid.to_string()),
         ]);
     }
     r

@@ -32,14 +32,21 @@ pub fn lists(ctx: &Context) -> ResultSet {
         .flat_map(|u| u.shard_pools.clone())
         .collect();
     let servers: usize = pools.iter().map(|p| p.stats().open).sum();
-    let idle: usize = pools.iter().map(|p| p.stats().idle).sum();
+    // PgBouncer 1.25's rows in its order. shardwire keeps no freed
+    // client/server objects and no DNS cache: those rows are 0.
     let items = [
         ("databases", ctx.config.shards.len()),
         ("users", ctx.users.len()),
         ("pools", pools.len()),
+        ("free_clients", 0),
         ("used_clients", ctx.metrics.clients.get().max(0) as usize),
-        ("used_servers", servers - idle.min(servers)),
-        ("free_servers", idle),
+        ("login_clients", 0),
+        ("free_servers", 0),
+        ("used_servers", servers),
+        ("dns_names", 0),
+        ("dns_zones", 0),
+        ("dns_queries", 0),
+        ("dns_pending", 0),
     ];
     for (name, n) in items {
         r.row(vec![text(name), text(n)]);

@@ -1,5 +1,6 @@
-//! `SHOW POOLS`: one row per (shard, user) pool, with PgBouncer's columns
-//! plus `shard` and `role`.
+//! `SHOW POOLS`: one row per (shard, user) pool, with PgBouncer 1.25's
+//! columns in its order, then `shard` and `role`. Cancel requests are
+//! forwarded at once and not counted per pool: their columns are 0.
 
 use super::result::{text, Kind, ResultSet};
 use crate::context::Context;
@@ -11,7 +12,11 @@ pub fn pools(ctx: &Context) -> ResultSet {
         ("user", Kind::Text),
         ("cl_active", Kind::Int),
         ("cl_waiting", Kind::Int),
+        ("cl_active_cancel_req", Kind::Int),
+        ("cl_waiting_cancel_req", Kind::Int),
         ("sv_active", Kind::Int),
+        ("sv_active_cancel", Kind::Int),
+        ("sv_being_canceled", Kind::Int),
         ("sv_idle", Kind::Int),
         ("sv_used", Kind::Int),
         ("sv_tested", Kind::Int),
@@ -19,6 +24,7 @@ pub fn pools(ctx: &Context) -> ResultSet {
         ("maxwait", Kind::Int),
         ("maxwait_us", Kind::Int),
         ("pool_mode", Kind::Text),
+        ("load_balance_hosts", Kind::Text),
         ("shard", Kind::Int),
         ("role", Kind::Text),
     ]);
@@ -33,7 +39,11 @@ pub fn pools(ctx: &Context) -> ResultSet {
                 text(&user.name),
                 text(s.active),
                 text(s.waiting),
+                text(0),
+                text(0),
                 text(s.active),
+                text(0),
+                text(0),
                 text(s.idle),
                 text(0),
                 text(0),
@@ -41,6 +51,7 @@ pub fn pools(ctx: &Context) -> ResultSet {
                 text(wait.as_secs()),
                 text(wait.subsec_micros()),
                 text(ctx.config.proxy.pool_mode),
+                None,
                 text(shard),
                 text("primary"),
             ]);

@@ -10,10 +10,11 @@
 //!
 //! Supported in binary: int2, int4, int8, oid, float4, float8, bool, text,
 //! varchar, bpchar, name, json, unknown, jsonb, numeric, uuid, bytea, date,
-//! timestamp, timestamptz. Any other type requested in binary is
+//! timestamp, timestamptz, and arrays of those (`array.rs`). Any other type requested in binary is
 //! [`FormatError::Unsupported`]. Date/time values must be in the ISO
 //! `DateStyle` (PostgreSQL's default), bytea in `hex` or `escape` output.
 
+mod array;
 #[cfg(test)]
 mod tests;
 
@@ -98,6 +99,8 @@ enum Conv {
     Date,
     Timestamp,
     Timestamptz,
+    /// An array of the element type with this oid (itself convertible).
+    Array(u32),
 }
 
 impl Conv {
@@ -120,7 +123,11 @@ impl Conv {
             oid::DATE => Conv::Date,
             oid::TIMESTAMP => Conv::Timestamp,
             oid::TIMESTAMPTZ => Conv::Timestamptz,
-            _ => return None,
+            other => {
+                let elem = array::element_of(other)?;
+                Conv::for_type(elem)?;
+                Conv::Array(elem)
+            }
         })
     }
 
@@ -141,6 +148,7 @@ impl Conv {
             Conv::Date => "date",
             Conv::Timestamp => "timestamp",
             Conv::Timestamptz => "timestamptz",
+            Conv::Array(_) => "array",
         }
     }
 }
@@ -410,6 +418,10 @@ fn convert(conv: Conv, text: &[u8], out: &mut Vec<u8>) -> ConvResult {
     if let Conv::Bytea = conv {
         return bytea(text, out);
     }
+    if let Conv::Array(elem_oid) = conv {
+        let elem = Conv::for_type(elem_oid).ok_or("unsupported element type")?;
+        return array::encode(text, elem_oid, out, |t, o| convert(elem, t, o));
+    }
     let s = std::str::from_utf8(text).map_err(|_| "not UTF-8")?;
     match conv {
         Conv::Int2 => out.extend_from_slice(&parse_int::<i16>(s)?.to_be_bytes()),
@@ -428,7 +440,7 @@ fn convert(conv: Conv, text: &[u8], out: &mut Vec<u8>) -> ConvResult {
         Conv::Date => out.extend_from_slice(&date(s)?.to_be_bytes()),
         Conv::Timestamp => out.extend_from_slice(&timestamp(s, false)?.to_be_bytes()),
         Conv::Timestamptz => out.extend_from_slice(&timestamp(s, true)?.to_be_bytes()),
-        Conv::Same | Conv::Jsonb | Conv::Bytea => {}
+        Conv::Same | Conv::Jsonb | Conv::Bytea | Conv::Array(_) => {}
     }
     Ok(())
 }

@@ -116,6 +116,10 @@ pub struct CollectedReply {
     pub error: Option<(ServerError, bytes::Bytes)>,
     /// NoticeResponse frames.
     pub notices: Vec<bytes::Bytes>,
+    /// The ParameterDescription frame (a Describe of a statement).
+    pub param_description: Option<bytes::Bytes>,
+    /// Whether a NoData frame came (a Describe of a statement without rows).
+    pub no_data: bool,
 }
 
 /// An open, logged-in server connection.
@@ -333,6 +337,10 @@ impl ServerConn {
                     }
                 }
                 b'N' => reply.notices.push(whole()),
+                b't' if reply.param_description.is_none() => {
+                    reply.param_description = Some(whole())
+                }
+                b'n' => reply.no_data = true,
                 b'S' => {
                     let mut r = BodyReader::new(&frame.body);
                     if let (Some(n), Some(v)) = (r.cstr_utf8(), r.cstr_utf8()) {

@@ -216,6 +216,7 @@ impl Session {
         error.encode(&mut out);
         self.emit(out.freeze());
         self.skip_until_sync = true;
+        self.fail_server_batch();
     }
 
     /// Reports an error for a simple Query or FunctionCall.
@@ -242,7 +243,12 @@ impl Session {
         self.count_error(&error);
         let mut out = BytesMut::new();
         error.encode(&mut out);
-        builder::ready_for_query(&mut out, self.local_status());
+        let status = if self.fail_server_transaction() {
+            b'E'
+        } else {
+            self.local_status()
+        };
+        builder::ready_for_query(&mut out, status);
         self.emit(out.freeze());
     }
 
@@ -739,6 +745,16 @@ impl Session {
                 self.emit(out.freeze());
                 return Ok(());
             }
+        }
+        if kind == b'S'
+            && self.sharded()
+            && self.server.is_none()
+            && self.mode == PoolMode::Transaction
+        {
+            // The shard is decided at Bind: describe it without attaching.
+            // Boxed: the borrowed connection's state stays out of the task.
+            Box::pin(self.describe_unattached(name)).await;
+            return Ok(());
         }
         if kind == b'S' && self.sharded() && self.server.is_none() && !self.held.is_empty() {
             self.pending_describe = Some(BytesMut::from(frame));

@@ -37,6 +37,9 @@ pub enum Expect {
     InjectedQuery,
     /// FunctionCallResponse then ReadyForQuery.
     FunctionCall,
+    /// The ErrorResponse to a request the proxy sent to fail the server's
+    /// batch after refusing a statement (see `refusal_abort`): swallowed.
+    InjectedFailure,
     /// Bytes the proxy sends the client itself when this entry reaches the
     /// head of the queue.
     Synthetic(Bytes),

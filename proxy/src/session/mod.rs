@@ -6,7 +6,9 @@
 pub(crate) mod attach;
 pub(crate) mod checkout;
 mod client_messages;
+mod describe;
 pub mod expect;
+mod refusal_abort;
 mod relay;
 mod replica_reads;
 mod routing;

@@ -165,6 +165,7 @@ impl Session {
                             error.message,
                         )));
                     }
+                    let swallow = matches!(expect.head(), Some(Expect::InjectedFailure));
                     match expect.head() {
                         Some(e) if e.ends_at_ready() => {}
                         Some(_) => {
@@ -177,7 +178,7 @@ impl Session {
                         }
                         None => {}
                     }
-                    true
+                    !swallow
                 }
                 b'1' => match expect.pop() {
                     Some(Expect::Parse { injected, .. }) => !injected,
