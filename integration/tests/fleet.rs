@@ -626,3 +626,109 @@ async fn rolling_restart_fails_no_transaction_in_flight() {
         "the instances disagree on the topology"
     );
 }
+
+/// Runs `etcdctl` against the drill's etcd.
+async fn etcdctl(fleet: &Fleet, args: &[&str]) -> String {
+    let mut cmd = tokio::process::Command::new("etcdctl");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ETCDCTL_") {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", fleet.etcd.endpoints().join(",")))
+        .args(["--dial-timeout=2s", "--command-timeout=5s"])
+        .args(args)
+        .output()
+        .await
+        .expect("etcdctl (scripts/setup.sh installs etcd-client)");
+    assert!(
+        out.status.success(),
+        "etcdctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A controller that died between the handshake and the promotion left
+/// an intent in etcd (candidate chosen, shard published without a
+/// primary): the next controller re-checks the candidate on the node and
+/// finishes the failover with that candidate. Then a SWITCHOVER asked on
+/// an instance that is not the controller is carried out by the
+/// controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unfinished_failover_is_finished_by_the_next_controller() {
+    let mut fleet = Fleet::start(FleetLayout::default()).await;
+    // The whole fleet goes down; then shard 0's primary dies, and etcd
+    // holds what a controller writes just before pg_promote.
+    fleet.instances[0].kill9().await;
+    fleet.instances[1].kill9().await;
+    let old = fleet.primaries[0].port();
+    let candidate = fleet.standbys[0][0].port();
+    fleet.primaries[0].kill().expect("kill primary");
+    let node = |port: u16| format!("{{\"host\":\"127.0.0.1\",\"port\":{port}}}");
+    let record = format!(
+        "{{\"shard\":0,\"primary\":null,\"standbys\":[{}],\"fenced\":[],\"generation\":100}}",
+        node(candidate)
+    );
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let intent = format!(
+        "{{\"shard\":0,\"kind\":\"failover\",\"step\":\"promoting\",\"old_primary\":{},\"candidate\":{},\"standbys\":[{}],\"fenced\":[],\"generation\":100,\"controller\":\"sw0\",\"started\":{started}}}",
+        node(old),
+        node(candidate),
+        node(candidate)
+    );
+    etcdctl(&fleet, &["put", "/shardwire/drill/topology/0", &record]).await;
+    etcdctl(&fleet, &["put", "/shardwire/drill/intents/0", &intent]).await;
+
+    // The next controller finishes it.
+    fleet.instances[1].start().await;
+    fleet
+        .wait_primary(0, candidate, Duration::from_secs(45))
+        .await;
+    let failovers = fleet.instances[1].admin("SHOW FAILOVERS").await;
+    assert!(
+        failovers.iter().any(|r| r[5].as_deref() == Some("promoted")
+            && r[8]
+                .as_deref()
+                .is_some_and(|d| d.contains("finished the failover sw0 started"))),
+        "{failovers:#?}"
+    );
+    assert!(
+        etcdctl(&fleet, &["get", "/shardwire/drill/intents/0"])
+            .await
+            .trim()
+            .is_empty(),
+        "the intent was not cleared"
+    );
+    let c = fleet.instances[1].try_client().await.expect("client");
+    c.execute(
+        "INSERT INTO writes (user_id, seq) VALUES ($1, 1)",
+        &[&user_on(0, 2, 9)],
+    )
+    .await
+    .expect("write to the finished failover's primary");
+
+    // A SWITCHOVER asked on the member is carried out by the controller.
+    fleet.instances[0].start().await;
+    fleet.wait_formed().await;
+    let controller = fleet.controller_index().await;
+    let member = 1 - controller;
+    let target = fleet.standbys[1][0].port();
+    let done = fleet.instances[member]
+        .try_admin(&format!("SWITCHOVER 1 TO 127.0.0.1:{target}"))
+        .await;
+    assert!(done.is_ok(), "switchover asked on the member: {done:?}");
+    fleet.wait_primary(1, target, Duration::from_secs(30)).await;
+    let failovers = failovers_agree(&fleet).await;
+    assert!(
+        failovers.iter().any(|r| r[0].as_deref() == Some("1")
+            && r[1].as_deref() == Some("switchover")
+            && r[5].as_deref() == Some("promoted")),
+        "{failovers:#?}"
+    );
+}

@@ -22,6 +22,12 @@ impl Fleet {
             .collect())
     }
 
+    /// The unfinished failover of `shard`, read again (None: finished).
+    pub async fn unfinished_of(&self, shard: u32) -> Result<Option<IntentRecord>, String> {
+        let kv = self.store.get(&format!("intents/{shard}")).await?;
+        Ok(kv.and_then(|kv| serde_json::from_slice(kv.value()).ok()))
+    }
+
     /// Puts the shard of `intent` back on its old primary and clears the
     /// intent (nothing was promoted; the checks decide again).
     pub async fn abandon(&self, intent: &IntentRecord) -> Result<(), String> {

@@ -112,7 +112,7 @@ impl Fleet {
     }
 
     /// Moves an intent to `step` (as the controller).
-    pub(super) async fn set_step(
+    pub(crate) async fn set_step(
         &self,
         intent: &mut IntentRecord,
         step: Step,
@@ -197,7 +197,7 @@ impl Fleet {
 
     /// Waits until every registered instance acknowledged `generation` of
     /// `shard` (an instance whose registration expires stops counting).
-    async fn wait_acks(&self, shard: u32, generation: u64) -> Result<(), String> {
+    pub(crate) async fn wait_acks(&self, shard: u32, generation: u64) -> Result<(), String> {
         let limit = self.settings.lease_ttl * 2 + Duration::from_secs(1);
         let deadline = Instant::now() + limit;
         loop {

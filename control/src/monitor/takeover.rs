@@ -1,7 +1,10 @@
 //! What the control loops do as the fleet's controller: when this
-//! instance takes the role, finish the failovers a dead controller left
-//! half done, and while it holds the role, carry out SWITCHOVER requests
-//! made on other instances. An unfinished failover is re-checked on the
+//! instance takes the role, and every heartbeat while it holds it, finish
+//! the failovers left half done (by a dead controller, or by this one when
+//! etcd's answer to a step was lost), and carry out SWITCHOVER requests
+//! made on other instances. A failover in progress holds its shard's
+//! control lock; an intent still in etcd once the lock is taken is one
+//! nobody is working on. An unfinished failover is re-checked on the
 //! nodes first: the recorded candidate is the only standby that may be
 //! promoted; if it cannot be reached after `pg_promote` may have run, the
 //! shard's automatic failover is blocked rather than a second standby
@@ -21,6 +24,7 @@ pub async fn run(plane: Arc<ControlPlane>, fleet: Arc<Fleet>) {
             _ = fleet.became_controller() => resume_all(&plane, &fleet).await,
             _ = ticks.tick() => {
                 if fleet.is_controller() {
+                    resume_all(&plane, &fleet).await;
                     run_switchover_requests(&plane, &fleet).await;
                 }
             }
@@ -42,6 +46,15 @@ async fn resume_all(plane: &Arc<ControlPlane>, fleet: &Fleet) {
             continue;
         };
         let _control = shard.control.lock().await;
+        // Re-read under the lock: the change may have finished meanwhile.
+        let intent = match fleet.unfinished_of(intent.shard).await {
+            Ok(Some(intent)) => intent,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(shard = intent.shard, error = %e, "could not re-read an unfinished failover");
+                continue;
+            }
+        };
         tracing::warn!(shard = intent.shard, step = ?intent.step, candidate = %intent.candidate,
             started_by = %intent.controller, "resuming an unfinished failover");
         if let Err(e) = resume_one(plane, fleet, intent.clone()).await {
@@ -69,6 +82,17 @@ async fn resume_one(
                 shard.block_promotions(why.clone());
             }
             Err(why)
+        }
+        (Some(false), Step::Fencing) => {
+            // Not promoted, and the handshake was never confirmed: confirm
+            // it before promoting the recorded candidate (or give up).
+            if let Err(e) = fleet.wait_acks(intent.shard, intent.generation).await {
+                fleet.abandon(&intent).await?;
+                return Err(e);
+            }
+            let mut intent = intent;
+            fleet.set_step(&mut intent, Step::Promoting).await?;
+            super::finish_resumed(plane, intent).await
         }
         (Some(_), _) => super::finish_resumed(plane, intent).await,
     }
