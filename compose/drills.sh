@@ -14,6 +14,7 @@
 DRILLS="kill partition-primary hang second-failure replica-lag proxy-loss controller-loss etcd-member-loss etcd-loss"
 
 now() { date +%s.%N; }
+since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.1f\n", a - b }'; }
 mark() { checker mark "$TAG" "$1" "$(now)"; }
 
 # The host name of shard K's current primary, from SHOW SHARDS.
@@ -21,11 +22,14 @@ primary_of() { checker shards | awk -v k="$1" '$1 == k { split($2, a, ":"); prin
 
 start_load() { # [TARGETS]
   docker exec "$(ctr load)" rm -rf "/var/lib/drill/$TAG"
-  docker exec -d "$(ctr load)" python3 /usr/local/bin/checker.py load --tag "$TAG" \
-    --targets "${1:-haproxy:6432}" --max-seconds 400
+  docker exec -d "$(ctr load)" bash -c "mkdir -p /var/lib/drill/$TAG && exec python3 \
+    /usr/local/bin/checker.py load --tag $TAG --targets ${1:-haproxy:6432} --max-seconds 400 \
+    >/var/lib/drill/$TAG/load.log 2>&1"
   # warm: a write begun now is acknowledged on every shard
   mark warm
-  checker wait-ack --tag "$TAG" --after warm --timeout 60 >/dev/null || die "the load never got going"
+  checker wait-ack --tag "$TAG" --after warm --timeout 60 >/dev/null || {
+    docker exec "$(ctr load)" tail -5 "/var/lib/drill/$TAG/load.log" >&2
+    die "the load never got going"; }
 }
 
 # Prometheus: the alert the runbook expects. Waits for `firing` (or only
@@ -186,7 +190,7 @@ wait_reads_not() { # LABEL SECONDS: prints seconds until the newest read is serv
   local t0; t0=$(now)
   local deadline=$((SECONDS + $2))
   while [ $SECONDS -lt $deadline ]; do
-    [ "$(last_read_label 2>/dev/null)" != "$1" ] && { echo "$(echo "$(now) - $t0" | bc)" | cut -c1-4; return; }
+    [ "$(last_read_label 2>/dev/null)" != "$1" ] && { since "$t0"; return; }
     sleep 0.3
   done
   echo never
@@ -195,7 +199,7 @@ wait_reads_on() {
   local t0; t0=$(now)
   local deadline=$((SECONDS + $2))
   while [ $SECONDS -lt $deadline ]; do
-    [ "$(last_read_label 2>/dev/null)" = "$1" ] && { echo "$(echo "$(now) - $t0" | bc)" | cut -c1-4; return; }
+    [ "$(last_read_label 2>/dev/null)" = "$1" ] && { since "$t0"; return; }
     sleep 0.3
   done
   echo never
@@ -223,21 +227,14 @@ drill_controller_loss() { # kill shard 0's primary, then at once the controller 
   finish fault 0 "$alert" "controller $c killed; new controller $(checker fleet); new primary $(primary_of 0)"
 }
 
-etcd_leader() {
-  local i
-  for i in 1 2 3; do
-    docker exec "$(ctr etcd$i)" env ETCDCTL_API=3 etcdctl --endpoints=http://etcd$i:2379 endpoint status -w fields 2>/dev/null \
-      | grep -q '"Leader" : \(.*\)' || continue
-    local id leader
-    id=$(docker exec "$(ctr etcd$i)" env ETCDCTL_API=3 etcdctl --endpoints=http://etcd$i:2379 endpoint status -w fields | awk -F' : ' '/"MemberID"/ {print $2}')
-    leader=$(docker exec "$(ctr etcd$i)" env ETCDCTL_API=3 etcdctl --endpoints=http://etcd$i:2379 endpoint status -w fields | awk -F' : ' '/"Leader"/ {print $2}')
-    [ "$id" = "$leader" ] && { echo "etcd$i"; return; }
-  done
-  echo etcd1
+etcd_leader() { # the member etcd reports as leader (IS LEADER column)
+  docker exec "$(ctr etcd1)" env ETCDCTL_API=3 etcdctl \
+    --endpoints=http://etcd1:2379,http://etcd2:2379,http://etcd3:2379 endpoint status -w simple \
+    | awk -F', ' '$5 == "true" { sub("http://", "", $1); sub(":2379", "", $1); print $1 }'
 }
 
 drill_etcd_member_loss() { # docker kill of etcd's leader
-  local m; m=$(etcd_leader)
+  local m; m=$(etcd_leader); m=${m:-etcd1}
   start_load
   docker kill "$(ctr "$m")" >/dev/null; mark fault
   log "killed $m (etcd's leader); two members keep a quorum"
@@ -285,7 +282,12 @@ for name in sys.argv[2:]:
     if not os.path.exists(p):
         continue
     r = json.load(open(p))
-    errs = ", ".join(f"{c}×{n}" for c, n in sorted(r["error_totals"].items())) or "none"
+    fmt = lambda codes: ", ".join(f"{c}×{n}" for c, n in sorted(codes.items())) or "none"
+    targets = r.get("errors_by_target", {})
+    if len(targets) > 1:
+        errs = "; ".join(f"via {t}: {fmt(c)}" for t, c in sorted(targets.items()))
+    else:
+        errs = fmt(r["error_totals"])
     rec = r.get("recovery_s")
     rec = "—" if rec is None else f"{rec:.2f} s"
     print(f"| {name} | {rec} | {errs} | {r['acked']} | {r['lost']} | {r['alert']} | {r['note']} |")

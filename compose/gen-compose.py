@@ -36,8 +36,15 @@ def pg_nodes():
         yield f"replica{i}", 100 + i, "replica", None, SMALL if i < 1 else FULL
 
 
+# Containers only on `proxy`, at fixed addresses: their names resolve even
+# while a container is stopped (HAProxy and Prometheus need that).
+PROXY_ONLY = [("sw1", 151), ("sw2", 152), ("haproxy", 160), ("prometheus", 161),
+              ("load", 162), ("etcd1", 201), ("etcd2", 202), ("etcd3", 203)]
+
+
 def hosts(net):
-    return [f"{name}:10.213.{net}.{ip}" for name, ip, *_ in pg_nodes()]
+    return [f"{name}:10.213.{net}.{ip}" for name, ip, *_ in pg_nodes()] + \
+        [f"{name}:10.213.1.{ip}" for name, ip in PROXY_ONLY]
 
 
 def lines_for_hosts(net, indent="      "):
@@ -88,7 +95,8 @@ for i in (1, 2, 3):
             " --heartbeat-interval, \"100\", --election-timeout, \"1000\"]",
             "    networks:",
             f"      proxy: {{ ipv4_address: 10.213.1.{200 + i} }}",
-            ""]
+            "    extra_hosts:",
+            lines_for_hosts(1), ""]
 
 for i in (1, 2):
     out += [f"  sw{i}:",

@@ -85,13 +85,14 @@ cmd_build() {
   fi
   step=$SECONDS
   docker build -q -t shardwire-compose/apt:local -f "$COMPOSE_DIR/images/base/Dockerfile.apt" \
-    "$COMPOSE_DIR/images/base" >/dev/null
+    "$COMPOSE_DIR/images/base" >"$STATE/build/apt.log" 2>&1 || { tail -20 "$STATE/build/apt.log" >&2; exit 1; }
   log "apt lists: $((SECONDS - step)) s"
   # Each image's context is its folder, plus the files it copies from the repository.
   local ctx="$STATE/build/ctx"
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -r "$COMPOSE_DIR/images/." "$ctx/"
-  cp "$bin" "$ctx/shardwire/shardwire"
+  # The image needs no debug info (the release profile keeps it).
+  objcopy --strip-debug "$bin" "$ctx/shardwire/shardwire" 2>/dev/null || cp "$bin" "$ctx/shardwire/shardwire"
   cp "$ROOT/monitoring/prometheus-alerts.yml" "$ctx/prometheus/"
   local pids=() name
   for name in $IMAGES; do

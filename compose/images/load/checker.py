@@ -24,7 +24,8 @@ drill's state lives in /var/lib/drill/<tag>/.
   fleet   prints the controller instance (SHOW FLEET).
 
 Errors without a SQLSTATE (the connection itself failed) are named
-conn:refused, conn:closed, conn:timeout or conn:other.
+conn:refused, conn:closed, conn:timeout or conn:other; a leaderboard read
+abandoned after READ_DEADLINE is client:stuck-read.
 """
 import argparse
 import json
@@ -42,6 +43,7 @@ ROOT = "/var/lib/drill"
 USERS = 60000
 PROMETHEUS = "http://prometheus:9090"
 CONSOLES = [("sw1", 6432), ("sw2", 6432)]
+READ_DEADLINE = 2.0
 
 
 def tag_dir(tag):
@@ -95,6 +97,8 @@ class Load:
         self.reads = []   # [t, label]
         self.clients = {}  # client -> target
         self.addr = hosts_by_address()
+        # drill_writes.drill: the drill and this run's start, so reruns never collide
+        self.run_id = f"{args.tag}@{int(time.time())}"
 
     def error(self, client, t, err):
         code = classify(err)
@@ -117,7 +121,7 @@ class Load:
                     cur.execute("UPDATE leaderboard SET score = score + %s, updated_at = now() "
                                 "WHERE user_id = %s", (random.randint(1, 100), uid))
                     cur.execute("INSERT INTO drill_writes (drill, writer, seq, user_id) "
-                                "VALUES (%s, %s, %s, %s)", (self.args.tag, idx, seq, uid))
+                                "VALUES (%s, %s, %s, %s)", (self.run_id, idx, seq, uid))
                 conn.commit()
                 with self.lock:
                     self.acks[shard].append([idx, seq, begin, time.time()])
@@ -133,6 +137,9 @@ class Load:
                 time.sleep(0.2)
 
     def reader(self, idx, target):
+        """Leaderboard reads outside transactions. A read that takes over
+        READ_DEADLINE (a hung node answers nothing) is abandoned, counted
+        as client:stuck-read, and the reader goes on on a new connection."""
         name = f"r{idx}@{target.split(':')[0]}"
         self.clients[name] = target
         conn = None
@@ -140,10 +147,28 @@ class Load:
             try:
                 if conn is None:
                     conn = connect(target, name, autocommit=True)
-                with conn.cursor() as cur:
-                    cur.execute("SELECT inet_server_addr()::text, user_id, score FROM leaderboard "
-                                "ORDER BY score DESC LIMIT 10")
-                    rows = cur.fetchall()
+                box = {}
+
+                def run(c=conn):
+                    try:
+                        with c.cursor() as cur:
+                            cur.execute("SELECT inet_server_addr()::text, user_id, score "
+                                        "FROM leaderboard ORDER BY score DESC LIMIT 10")
+                            box["rows"] = cur.fetchall()
+                    except psycopg2.Error as e:
+                        box["error"] = e
+                t = threading.Thread(target=run, daemon=True)
+                t.start()
+                t.join(READ_DEADLINE)
+                if t.is_alive():
+                    with self.lock:
+                        self.errors.append([name, target, time.time(), "client:stuck-read",
+                                            f"no answer within {READ_DEADLINE}s; abandoned"])
+                    conn = None
+                    continue
+                if "error" in box:
+                    raise box["error"]
+                rows = box["rows"]
                 labels = {self.addr.get(str(r[0]).split("/")[0], str(r[0])) for r in rows}
                 replicas = sorted(l for l in labels if l.startswith("replica"))
                 label = replicas[0] if replicas else "shards"
@@ -193,7 +218,7 @@ class Load:
         self.progress()
         time.sleep(0.5)  # let running transactions finish; stuck ones are not acknowledged
         with self.lock:
-            result = {"tag": self.args.tag, "shards": self.args.shards,
+            result = {"tag": self.args.tag, "run": self.run_id, "shards": self.args.shards,
                       "started": self.started, "stopped": time.time(),
                       "clients": self.clients, "acks": self.acks,
                       "errors": self.errors, "reads": self.reads}
@@ -304,7 +329,7 @@ def verify(result, shards):
         conn = psycopg2.connect(host=host, port=int(port or 5432), user="postgres",
                                 password="postgres", dbname="app", connect_timeout=5)
         with conn.cursor() as cur:
-            cur.execute("SELECT writer, seq FROM drill_writes WHERE drill = %s", (result["tag"],))
+            cur.execute("SELECT writer, seq FROM drill_writes WHERE drill = %s", (result["run"],))
             present = {(w, s) for w, s in cur.fetchall()}
         conn.close()
         lost[k] = len(acked - present)
@@ -336,6 +361,11 @@ def cmd_report(a):
         for c, n in codes.items():
             totals[c] = totals.get(c, 0) + n
     out["error_totals"] = totals
+    by_target = {t.split(":")[0]: {} for t in set(result["clients"].values())}
+    for client, target, t, code, msg in result["errors"]:
+        codes = by_target[target.split(":")[0]]
+        codes[code] = codes.get(code, 0) + 1
+    out["errors_by_target"] = by_target
     out["samples"] = sorted({(code, msg[:120]) for _, _, _, code, msg in result["errors"]})[:6]
     out["acked"] = sum(len(v) for v in result["acks"].values())
     lost, checked = verify(result, range(result["shards"]))
