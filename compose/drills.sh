@@ -133,11 +133,23 @@ drill_partition_primary() { # shard 1's primary cut from the proxies, then from 
   checker wait-ack --tag "$TAG" --after fault --shard 1 --timeout 90 >/dev/null || true
   local alert; alert=$(expect_alert ShardwireFailover fault 30 shard=1)
   reconnect_networks "$p"
-  sleep 4
+  sleep 6
   local fenced; fenced=$(checker shards | awk '$1 == 1 {print $NF}')
   finish fault 1 "$refused; $alert" \
-    "cut from proxies: still primary after 15s = $([ "$still" = "$p" ] && echo yes || echo NO); cut from all: promoted $(primary_of 1); reconnected old primary: $fenced"
+    "cut from proxies: still primary after 15s = $([ "$still" = "$p" ] && echo yes || echo NO); cut from all: promoted $(primary_of 1); old primary reconnected: $fenced, read_only=$(psql_node "$p" "SHOW default_transaction_read_only" || echo "?"), $(old_sessions "$p")"
 }
+
+# The application sessions still on a former primary once it is back: they
+# can only be transactions begun before the fault (it gets no new traffic);
+# their COMMITs wait for a synchronous standby that now follows the new
+# primary (SyncRep), so none is acknowledged.
+old_sessions() {
+  psql_node "$1" "SELECT format('app sessions=%s (begun before the fault: %s, commit waiting on SyncRep: %s)',
+      count(*), count(*) FILTER (WHERE backend_start < to_timestamp($(checker_event fault))),
+      count(*) FILTER (WHERE wait_event = 'SyncRep'))
+    FROM pg_stat_activity WHERE usename = 'app'" || echo "app sessions=?"
+}
+checker_event() { docker exec "$(ctr load)" python3 -c "import json; print(json.load(open('/var/lib/drill/$TAG/events.json'))['$1'])"; }
 
 drill_hang() { # docker pause (SIGSTOP) of shard 0's primary
   local p; p=$(primary_of 0)
@@ -151,9 +163,9 @@ drill_hang() { # docker pause (SIGSTOP) of shard 0's primary
   sleep 8
   local fenced sessions ro
   fenced=$(checker shards | awk '$1 == 0 {print $NF}')
-  sessions=$(psql_node "$p" "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'" || echo "?")
+  sessions=$(old_sessions "$p")
   ro=$(psql_node "$p" "SHOW default_transaction_read_only" || echo "?")
-  finish fault 0 "$alert" "new primary $(primary_of 0); unpaused $p: $fenced, read_only=$ro, app sessions=$sessions"
+  finish fault 0 "$alert" "new primary $(primary_of 0); unpaused $p: $fenced, read_only=$ro, $sessions"
 }
 
 drill_second_failure() { # kill shard 1's primary, then the one promoted in its place
@@ -290,6 +302,7 @@ for name in sys.argv[2:]:
         errs = fmt(r["error_totals"])
     rec = r.get("recovery_s")
     rec = "—" if rec is None else f"{rec:.2f} s"
-    print(f"| {name} | {rec} | {errs} | {r['acked']} | {r['lost']} | {r['alert']} | {r['note']} |")
+    note = r["note"] + (f"; {r['stuck_writes']}" if r.get("stuck_writes") else "")
+    print(f"| {name} | {rec} | {errs} | {r['acked']} | {r['lost']} | {r['alert']} | {note} |")
 PY
 }

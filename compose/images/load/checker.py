@@ -25,7 +25,9 @@ drill's state lives in /var/lib/drill/<tag>/.
 
 Errors without a SQLSTATE (the connection itself failed) are named
 conn:refused, conn:closed, conn:timeout or conn:other; a leaderboard read
-abandoned after READ_DEADLINE is client:stuck-read.
+abandoned after READ_DEADLINE is client:stuck-read, a write transaction
+abandoned after WRITE_DEADLINE client:stuck-write (how long it really hung,
+and how it ended, is reported as stuck_writes).
 """
 import argparse
 import json
@@ -44,6 +46,7 @@ USERS = 60000
 PROMETHEUS = "http://prometheus:9090"
 CONSOLES = [("sw1", 6432), ("sw2", 6432)]
 READ_DEADLINE = 2.0
+WRITE_DEADLINE = 5.0
 
 
 def tag_dir(tag):
@@ -95,6 +98,8 @@ class Load:
         self.acks = {k: [] for k in range(args.shards)}  # [writer, seq, begin, end]
         self.errors = []  # [client, target, t, code, message]
         self.reads = []   # [t, label]
+        self.stuck = []   # abandoned transactions that ended: [client, begin, end, outcome]
+        self.open_stuck = []  # every abandoned transaction: [client, begin]
         self.clients = {}  # client -> target
         self.addr = hosts_by_address()
         # drill_writes.drill: the drill and this run's start, so reruns never collide
@@ -106,6 +111,12 @@ class Load:
             self.errors.append([client, self.clients[client], t, code, str(err).strip()[:200]])
 
     def writer(self, idx, shard, target):
+        """Keyed writes: one transaction (UPDATE leaderboard, INSERT
+        drill_writes) at a time. A transaction with no answer within
+        WRITE_DEADLINE is abandoned (client:stuck-write, as an application's
+        own timeout would) and the writer goes on on a new connection; the
+        abandoned one is followed to its end (self.stuck) and counted as
+        acknowledged if it commits after all."""
         name = f"w{idx}.s{shard}@{target.split(':')[0]}"
         self.clients[name] = target
         n = self.args.shards
@@ -114,27 +125,53 @@ class Load:
             uid = n * random.randrange(1, USERS // n) + shard
             seq += 1
             begin = time.time()
-            try:
-                if conn is None:
-                    conn = connect(target, name)
-                with conn.cursor() as cur:
-                    cur.execute("UPDATE leaderboard SET score = score + %s, updated_at = now() "
-                                "WHERE user_id = %s", (random.randint(1, 100), uid))
-                    cur.execute("INSERT INTO drill_writes (drill, writer, seq, user_id) "
-                                "VALUES (%s, %s, %s, %s)", (self.run_id, idx, seq, uid))
-                conn.commit()
-                with self.lock:
-                    self.acks[shard].append([idx, seq, begin, time.time()])
-                time.sleep(self.args.pause)
-            except psycopg2.Error as e:
-                self.error(name, time.time(), e)
+            if conn is None:
                 try:
-                    if conn is not None:
-                        conn.close()
+                    conn = connect(target, name)
+                except psycopg2.Error as e:
+                    self.error(name, time.time(), e)
+                    time.sleep(0.2)
+                    continue
+            box = {}
+
+            def run(c=conn, uid=uid, seq=seq, begin=begin):
+                try:
+                    with c.cursor() as cur:
+                        cur.execute("UPDATE leaderboard SET score = score + %s, updated_at = now() "
+                                    "WHERE user_id = %s", (random.randint(1, 100), uid))
+                        cur.execute("INSERT INTO drill_writes (drill, writer, seq, user_id) "
+                                    "VALUES (%s, %s, %s, %s)", (self.run_id, idx, seq, uid))
+                    c.commit()
+                    outcome = "committed"
+                    with self.lock:
+                        self.acks[shard].append([idx, seq, begin, time.time()])
+                except psycopg2.Error as e:
+                    box["error"] = e
+                    outcome = classify(e)
+                if box.get("abandoned"):
+                    with self.lock:
+                        self.stuck.append([name, begin, time.time(), outcome])
+            t = threading.Thread(target=run, daemon=True)
+            t.start()
+            t.join(WRITE_DEADLINE)
+            if t.is_alive():
+                box["abandoned"] = True
+                with self.lock:
+                    self.errors.append([name, target, time.time(), "client:stuck-write",
+                                        f"no answer within {WRITE_DEADLINE}s; abandoned"])
+                    self.open_stuck.append([name, begin])
+                conn = None
+                continue
+            if "error" in box:
+                self.error(name, time.time(), box["error"])
+                try:
+                    conn.close()
                 except psycopg2.Error:
                     pass
                 conn = None
                 time.sleep(0.2)
+            else:
+                time.sleep(self.args.pause)
 
     def reader(self, idx, target):
         """Leaderboard reads outside transactions. A read that takes over
@@ -221,7 +258,8 @@ class Load:
             result = {"tag": self.args.tag, "run": self.run_id, "shards": self.args.shards,
                       "started": self.started, "stopped": time.time(),
                       "clients": self.clients, "acks": self.acks,
-                      "errors": self.errors, "reads": self.reads}
+                      "errors": self.errors, "reads": self.reads,
+                      "stuck": self.stuck, "open_stuck": self.open_stuck}
         tmp = os.path.join(self.dir, "result.json.tmp")
         with open(tmp, "w") as f:
             json.dump(result, f)
@@ -367,6 +405,15 @@ def cmd_report(a):
         codes[code] = codes.get(code, 0) + 1
     out["errors_by_target"] = by_target
     out["samples"] = sorted({(code, msg[:120]) for _, _, _, code, msg in result["errors"]})[:6]
+    ended = {(c, b): (e - b, o) for c, b, e, o in result.get("stuck", [])}
+    stuck = result.get("open_stuck", [])
+    if stuck:
+        waits = [ended[(c, b)][0] for c, b in stuck if (c, b) in ended]
+        still = [result["stopped"] - b for c, b in stuck if (c, b) not in ended]
+        outcomes = sorted({ended[(c, b)][1] for c, b in stuck if (c, b) in ended})
+        out["stuck_writes"] = (f"{len(stuck)} transaction(s) hung > {WRITE_DEADLINE:.0f}s"
+                               + (f", ended after up to {max(waits):.0f}s ({', '.join(outcomes)})" if waits else "")
+                               + (f", {len(still)} still hung at the end (up to {max(still):.0f}s)" if still else ""))
     out["acked"] = sum(len(v) for v in result["acks"].values())
     lost, checked = verify(result, range(result["shards"]))
     out["lost"] = sum(lost.values())
