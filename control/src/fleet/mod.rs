@@ -167,7 +167,10 @@ impl Fleet {
         let Ok(value) = serde_json::to_vec(&entry) else {
             return false;
         };
-        let key = format!("failovers/{}", records::log_key(entry.started, entry.shard));
+        let key = format!(
+            "failovers/{}",
+            records::log_key(entry.started, entry.shard, &entry.outcome)
+        );
         match self.store.put(&key, value, None).await {
             Ok(()) => true,
             Err(e) => {

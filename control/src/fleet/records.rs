@@ -105,7 +105,7 @@ pub struct IntentRecord {
     pub started: f64,
 }
 
-/// `failovers/<time>-<shard>`: one entry of the shared failover log.
+/// `failovers/<time>-<shard>-<outcome>`: one entry of the shared failover log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailoverEntry {
     /// Shard number.
@@ -190,6 +190,10 @@ pub struct SwitchoverRequest {
 }
 
 /// Key-safe, sortable name of a log entry.
-pub fn log_key(started: f64, shard: u32) -> String {
-    format!("{:020}-{shard:04}", (started * 1000.0) as u64)
+pub fn log_key(started: f64, shard: u32, outcome: &str) -> String {
+    // The outcome is part of the key: a promotion that follows a refusal
+    // in the same outage has the same start time, and must not overwrite
+    // the refusal's entry (instances load each key once, so the promotion
+    // would be missing from SHOW FAILOVERS and from the failover metrics).
+    format!("{:020}-{shard:04}-{outcome}", (started * 1000.0) as u64)
 }

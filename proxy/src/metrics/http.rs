@@ -1,13 +1,17 @@
 //! A minimal HTTP/1.1 listener for monitoring: `GET /metrics` (Prometheus
-//! text format), `/health` (the process is alive) and `/ready` (every
-//! shard's primary hands out a connection; 503 with a JSON body naming
-//! what is missing otherwise). One request per connection.
+//! text format), `/health` (the process is alive) and `/ready` (200 when
+//! not draining, coordination holds and at least one shard's primary hands
+//! out a connection; the JSON body names any shard whose primary does not;
+//! 503 otherwise). One request per connection.
 
 use crate::context::Context;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// How long `/ready` waits for each shard's primary.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Serves monitoring requests until the task is dropped.
 pub async fn serve(listener: TcpListener, ctx: Arc<Context>) {
@@ -72,8 +76,8 @@ async fn handle(mut stream: TcpStream, ctx: Arc<Context>) {
     let _ = stream.shutdown().await;
 }
 
-/// Ready when every shard's primary hands out a connection that answers
-/// a query, within 1 s.
+/// Not draining, coordination holds (in a fleet), and at least one shard's
+/// primary hands out a connection that answers; see [`PROBE_TIMEOUT`].
 async fn readiness(ctx: &Context) -> (&'static str, &'static str, String) {
     if ctx.sessions.is_shutting_down() {
         return (
@@ -106,25 +110,44 @@ async fn readiness(ctx: &Context) -> (&'static str, &'static str, String) {
             "{\"ready\":false,\"missing\":[\"users\"]}\n".into(),
         );
     };
-    let mut missing = Vec::new();
-    for (shard, pool) in user.shard_pools.iter().enumerate() {
+    // Every shard's primary is probed at once, each within PROBE_TIMEOUT,
+    // so the answer comes well inside a load balancer's check timeout.
+    let probes = user.shard_pools.iter().map(|pool| async move {
         let probe = async {
             let mut conn = pool.get().await.ok()?;
             conn.simple_query("", false).await.ok()
         };
-        let ok = matches!(
-            tokio::time::timeout(Duration::from_secs(1), probe).await,
+        matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, probe).await,
             Ok(Some(_))
-        );
-        if !ok {
-            missing.push(format!(
+        )
+    });
+    let answered = futures_util::future::join_all(probes).await;
+    let missing: Vec<String> = user
+        .shard_pools
+        .iter()
+        .zip(&answered)
+        .enumerate()
+        .filter(|(_, (_, ok))| !**ok)
+        .map(|(shard, (pool, _))| {
+            format!(
                 "\"shard {shard} primary ({})\"",
                 pool.manager().target().label.replace('"', "'")
-            ));
-        }
-    }
+            )
+        })
+        .collect();
+    // One shard without a primary (dead, failing over) is the same for
+    // every instance: taking them all out of the load balancer would only
+    // cut off the other shards' clients too. The instance is unready when
+    // it reaches no shard's primary at all (cut off from the databases).
     if missing.is_empty() {
         ("200 OK", "application/json", "{\"ready\":true}\n".into())
+    } else if missing.len() < answered.len() {
+        (
+            "200 OK",
+            "application/json",
+            format!("{{\"ready\":true,\"missing\":[{}]}}\n", missing.join(",")),
+        )
     } else {
         (
             "503 Service Unavailable",
