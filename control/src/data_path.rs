@@ -18,18 +18,3 @@ pub trait DataPath: Send + Sync {
     /// A failover, switchover or refused promotion has ended (for metrics).
     fn failover_finished(&self, record: &FailoverRecord);
 }
-
-/// A data path with no pools and no metrics (tools and tests).
-pub struct NoDataPath;
-
-impl DataPath for NoDataPath {
-    fn retire_idle(&self, _shard: u32) -> usize {
-        0
-    }
-
-    fn active_transactions(&self, _shard: u32) -> usize {
-        0
-    }
-
-    fn failover_finished(&self, _record: &FailoverRecord) {}
-}

@@ -18,6 +18,7 @@
 //! - `plane`: the shared handle of all of the above;
 //! - `sql`: quoting for the SQL it writes.
 
+mod clock;
 pub mod data_path;
 mod endpoint;
 pub mod fleet;
@@ -28,7 +29,7 @@ pub mod settings;
 pub mod sql;
 pub mod topology;
 
-pub use data_path::{DataPath, NoDataPath};
+pub use data_path::DataPath;
 pub use endpoint::Endpoint;
 pub use fleet::Fleet;
 pub use gate::PauseGate;

@@ -64,8 +64,6 @@ pub struct Fleet {
     pub controller_changes: AtomicU64,
     /// Woken when this instance becomes the controller.
     took_role: tokio::sync::Notify,
-    /// When the last full read of the topology succeeded.
-    reconciled: Mutex<Option<Instant>>,
 }
 
 impl Fleet {
@@ -80,7 +78,6 @@ impl Fleet {
             stale: AtomicBool::new(true),
             controller_changes: AtomicU64::new(0),
             took_role: tokio::sync::Notify::new(),
-            reconciled: Mutex::new(None),
         }
     }
 

@@ -7,15 +7,9 @@ use crate::topology::{FailoverKind, FailoverRecord};
 use crate::Endpoint;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-/// Seconds since the epoch, as a float.
-pub fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub use crate::clock::epoch_now;
 
 /// One instance's view of one shard's primary.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

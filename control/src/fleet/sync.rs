@@ -74,7 +74,6 @@ pub async fn reconcile(local: &Local, fleet: &Fleet, seed: bool) -> Result<i64, 
         }
     }
     fleet.stale.store(false, Ordering::Release);
-    *fleet.reconciled.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
     Ok(revision)
 }
 

@@ -124,13 +124,7 @@ pub fn heartbeat_lag(
     })
 }
 
-/// Seconds since the Unix epoch.
-pub fn epoch_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub use crate::clock::epoch_now;
 
 #[cfg(test)]
 mod tests;

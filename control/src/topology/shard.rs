@@ -69,6 +69,9 @@ pub struct ShardState {
     /// Why this instance refuses writes to the shard right now (lost
     /// coordination), if it does.
     writes_refused: RwLock<Option<String>>,
+    /// Whether `writes_refused` holds a reason: read on every write the
+    /// data path routes, so it is checked without the lock.
+    refusing: std::sync::atomic::AtomicBool,
     /// The primary's synchronous standbys were seen streaming from it at
     /// the last check (the failsafe mode's condition).
     sync_streaming: std::sync::atomic::AtomicBool,
@@ -113,6 +116,7 @@ impl ShardState {
             promotions_blocked: RwLock::new(None),
             fleet_generation: AtomicU64::new(0),
             writes_refused: RwLock::new(None),
+            refusing: std::sync::atomic::AtomicBool::new(false),
             sync_streaming: std::sync::atomic::AtomicBool::new(false),
             local_change: std::sync::atomic::AtomicBool::new(false),
             copies_configured: 1 + standbys_count,
@@ -207,12 +211,17 @@ impl ShardState {
 
     /// Why writes to this shard are refused right now, if they are.
     pub fn writes_refused(&self) -> Option<String> {
+        if !self.refusing.load(Ordering::Acquire) {
+            return None;
+        }
         read(&self.writes_refused)
     }
 
     /// Refuses (Some) or allows (None) writes to this shard.
     pub fn set_writes_refused(&self, why: Option<String>) {
+        let refusing = why.is_some();
         write(&self.writes_refused, why);
+        self.refusing.store(refusing, Ordering::Release);
     }
 
     /// Whether the primary's synchronous standbys streamed from it at the

@@ -5,7 +5,7 @@
 //! off from a primary) and, optionally, its own TCP relays to etcd (so one
 //! instance alone can be cut off from etcd).
 
-use super::replicated::{admin_rows, start_shards};
+use super::replicated::{admin_rows, shard_entries, start_shards};
 use shardwire_rig::{free_port, EtcdCluster, Node, Rig, TcpRelay};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -412,18 +412,7 @@ fn config_text(
     primaries: &[Node],
     standbys: &[Vec<Node>],
 ) -> String {
-    let mut shards = String::new();
-    for (k, primary) in primaries.iter().enumerate() {
-        let list: Vec<String> = standbys[k]
-            .iter()
-            .map(|s| format!("{{ host = \"127.0.0.1\", port = {} }}", s.port()))
-            .collect();
-        shards.push_str(&format!(
-            "[[shards]]\nprimary = {{ host = \"127.0.0.1\", port = {} }}\nstandbys = [{}]\n",
-            primary.port(),
-            list.join(", ")
-        ));
-    }
+    let shards = shard_entries(primaries, standbys, |_, primary| primary.port());
     let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     format!(
         r#"

@@ -50,21 +50,10 @@ impl Replicated {
         } else {
             None
         };
-        let mut shard_entries = String::new();
-        for (k, primary) in primaries.iter().enumerate() {
-            let port = match (&relay, k) {
-                (Some(r), 0) => r.port(),
-                _ => primary.port(),
-            };
-            let standby_list: Vec<String> = standbys[k]
-                .iter()
-                .map(|s| format!("{{ host = \"127.0.0.1\", port = {} }}", s.port()))
-                .collect();
-            shard_entries.push_str(&format!(
-                "[[shards]]\nprimary = {{ host = \"127.0.0.1\", port = {port} }}\nstandbys = [{}]\n",
-                standby_list.join(", ")
-            ));
-        }
+        let shard_entries = shard_entries(&primaries, &standbys, |k, primary| match (&relay, k) {
+            (Some(r), 0) => r.port(),
+            _ => primary.port(),
+        });
         let config = format!(
             r#"
 [proxy]
@@ -193,6 +182,28 @@ pub async fn start_shards(
         standbys.push(mine);
     }
     (primaries, standbys)
+}
+
+/// The `[[shards]]` entries of a configuration for these nodes, shard k's
+/// primary reached on `primary_port(k, primary)`.
+pub fn shard_entries(
+    primaries: &[Node],
+    standbys: &[Vec<Node>],
+    primary_port: impl Fn(usize, &Node) -> u16,
+) -> String {
+    let mut entries = String::new();
+    for (k, primary) in primaries.iter().enumerate() {
+        let standby_list: Vec<String> = standbys[k]
+            .iter()
+            .map(|s| format!("{{ host = \"127.0.0.1\", port = {} }}", s.port()))
+            .collect();
+        entries.push_str(&format!(
+            "[[shards]]\nprimary = {{ host = \"127.0.0.1\", port = {} }}\nstandbys = [{}]\n",
+            primary_port(k, primary),
+            standby_list.join(", ")
+        ));
+    }
+    entries
 }
 
 /// Runs `command` and returns its rows as text.

@@ -129,22 +129,7 @@ fn print_guide(
         "shardwire fleet demo is running (data, configs and logs in {}).",
         rig.dir().display()
     );
-    for (k, shard) in topo.shards.iter().enumerate() {
-        println!(
-            "  shard {k}: primary 127.0.0.1:{} (pid {}), standby port(s) {}",
-            shard.primary.port(),
-            shard
-                .primary
-                .postmaster_pid()
-                .map_or("?".into(), |p| p.to_string()),
-            shard
-                .standbys
-                .iter()
-                .map(|s| s.port().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    super::workload::print_shards(topo);
     println!("  etcd:    {}", etcd.endpoints().join(", "));
     for i in instances {
         println!(

@@ -72,22 +72,9 @@ pub fn write_pgbench_scripts(dir: &Path, topo: &DemoTopology) -> anyhow::Result<
     Ok(Scripts { play, top10 })
 }
 
-/// Prints where everything runs and what to try.
-pub fn print_guide(
-    rig: &Rig,
-    topo: &DemoTopology,
-    proxy: &RunningProxy,
-    args: &DemoArgs,
-    scripts: &Scripts,
-) {
-    let port = proxy.addr.port();
-    let env = format!("PGPASSWORD={DEMO_PASSWORD}");
-    let psql = format!("{env} psql -h 127.0.0.1 -p {port} -U {DEMO_USER}");
-    println!();
-    println!(
-        "shardwire demo is running (data in {}).",
-        rig.dir().display()
-    );
+/// Prints each shard's primary (with its pid, for the failover drill)
+/// and standbys.
+pub fn print_shards(topo: &DemoTopology) {
     for (k, shard) in topo.shards.iter().enumerate() {
         let standbys: Vec<String> = shard
             .standbys
@@ -104,6 +91,25 @@ pub fn print_guide(
             standbys.join(", ")
         );
     }
+}
+
+/// Prints where everything runs and what to try.
+pub fn print_guide(
+    rig: &Rig,
+    topo: &DemoTopology,
+    proxy: &RunningProxy,
+    args: &DemoArgs,
+    scripts: &Scripts,
+) {
+    let port = proxy.addr.port();
+    let env = format!("PGPASSWORD={DEMO_PASSWORD}");
+    let psql = format!("{env} psql -h 127.0.0.1 -p {port} -U {DEMO_USER}");
+    println!();
+    println!(
+        "shardwire demo is running (data in {}).",
+        rig.dir().display()
+    );
+    print_shards(topo);
     for (i, r) in topo.replicas.iter().enumerate() {
         println!(
             "  replica {i}: 127.0.0.1:{} (leaderboard of every shard)",
