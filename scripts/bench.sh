@@ -2,6 +2,8 @@
 # The load bench: pgbench -S through shardwire vs pgbouncer vs direct.
 # With --fleet: the fleet bench (failover through two instances, etcd
 # load, 20 instances against a three-member etcd).
+# With --instructions: user-space instructions per transaction, shardwire
+# vs pgbouncer, both under valgrind's callgrind (installed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --bench
@@ -9,5 +11,10 @@ if [ "${1:-}" = "--fleet" ]; then
   shift
   cargo build --release -p shardwire
   exec cargo bench -p shardwire-benches --bench fleet -- "$@"
+fi
+if [ "${1:-}" = "--instructions" ]; then
+  shift
+  command -v valgrind >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && apt-get install -y valgrind; }
+  exec cargo bench -p shardwire-benches --bench instructions -- "$@"
 fi
 cargo bench -p shardwire-benches --bench load "$@"

@@ -134,7 +134,50 @@ pub async fn logins(pgbench: &Path, at: Endpoint, clients: u32) -> anyhow::Resul
         .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
 }
 
+/// `pgbench -S -M <mode> -c <clients> -j 2 -t <per_client> -n` as `user`
+/// (whose password, if the pooler asks, is [`PASSWORD`]): a fixed number
+/// of transactions, for measurements that count work rather than time.
+#[allow(dead_code)] // the instructions bench's; the load bench times runs
+pub async fn fixed_count(
+    pgbench: &Path,
+    at: Endpoint,
+    user: &str,
+    mode: QueryMode,
+    clients: u32,
+    per_client: u32,
+) -> anyhow::Result<Summary> {
+    let mut cmd = command_as(pgbench, at, user);
+    cmd.args([
+        "-S",
+        "-M",
+        mode.as_str(),
+        "-c",
+        &clients.to_string(),
+        "-j",
+        "2",
+        "-t",
+        &per_client.to_string(),
+        "-n",
+        DATABASE,
+    ]);
+    // Under valgrind a pooler runs some fifty times slower than natively.
+    let out = output(cmd, Duration::from_secs(1_800)).await?;
+    if !out.status.success() {
+        bail!(
+            "pgbench exited with {}:\n{}",
+            out.status,
+            tail(&both(&out), 25)
+        );
+    }
+    parse_summary(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
+}
+
 fn command(pgbench: &Path, at: Endpoint) -> Command {
+    command_as(pgbench, at, USER)
+}
+
+fn command_as(pgbench: &Path, at: Endpoint, user: &str) -> Command {
     let mut cmd = Command::new(pgbench);
     cmd.args([
         "-h",
@@ -142,7 +185,7 @@ fn command(pgbench: &Path, at: Endpoint) -> Command {
         "-p",
         &at.port.to_string(),
         "-U",
-        USER,
+        user,
     ])
     .env("PGPASSWORD", PASSWORD)
     .env("PGSSLMODE", "disable")

@@ -59,6 +59,13 @@ fn parse_version(line: &str) -> Option<(u32, u32)> {
     Some((parts.next()??, parts.next()??))
 }
 
+/// How pgbouncer is started: by `wrapper` (a program and its arguments,
+/// empty for none), listening within `listen_within`.
+pub struct Launch<'a> {
+    pub wrapper: &'a [String],
+    pub listen_within: Duration,
+}
+
 /// A running pgbouncer; killed when dropped.
 pub struct Pgbouncer {
     guard: ChildGuard,
@@ -78,27 +85,42 @@ impl Pgbouncer {
         pg_port: u16,
         max_clients: usize,
     ) -> anyhow::Result<Pgbouncer> {
+        let plain = Launch {
+            wrapper: &[],
+            listen_within: Duration::from_secs(15),
+        };
+        Pgbouncer::start_under(installed, pg_port, max_clients, &plain).await
+    }
+
+    /// As [`Pgbouncer::start`], run by `launch.wrapper` (e.g. valgrind).
+    pub async fn start_under(
+        installed: &Installed,
+        pg_port: u16,
+        max_clients: usize,
+        launch: &Launch<'_>,
+    ) -> anyhow::Result<Pgbouncer> {
         let too_old = installed.numbers.is_none_or(|v| v < PREPARED_SINCE);
         if too_old {
             let why = format!(
                 "{} lacks prepared statements in transaction mode",
                 installed.version
             );
-            return Pgbouncer::start_with(pg_port, max_clients, false, Some(why)).await;
+            return Pgbouncer::start_with(launch, pg_port, max_clients, false, Some(why)).await;
         }
-        match Pgbouncer::start_with(pg_port, max_clients, true, None).await {
+        match Pgbouncer::start_with(launch, pg_port, max_clients, true, None).await {
             Ok(p) => Ok(p),
             Err(e) => {
                 let why = format!(
                     "{} refused max_prepared_statements: {e:#}",
                     installed.version
                 );
-                Pgbouncer::start_with(pg_port, max_clients, false, Some(why)).await
+                Pgbouncer::start_with(launch, pg_port, max_clients, false, Some(why)).await
             }
         }
     }
 
     async fn start_with(
+        launch: &Launch<'_>,
         pg_port: u16,
         max_clients: usize,
         prepared: bool,
@@ -116,7 +138,14 @@ impl Pgbouncer {
         )?;
         write(&dir.path().join("userlist.txt"), &userlist())?;
         write(&dir.path().join("hba.conf"), &hba())?;
-        let mut cmd = Command::new("pgbouncer");
+        let mut cmd = match launch.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg("pgbouncer");
+                cmd
+            }
+            None => Command::new("pgbouncer"),
+        };
         cmd.arg(&ini);
         if is_root() {
             let (uid, gid) = os_user_ids(OS_USER)
@@ -126,7 +155,7 @@ impl Pgbouncer {
         }
         let log = dir.path().join("pgbouncer.log");
         let mut guard = ChildGuard::spawn("pgbouncer", cmd, &log)?;
-        guard.wait_listening(port, Duration::from_secs(15)).await?;
+        guard.wait_listening(port, launch.listen_within).await?;
         Ok(Pgbouncer {
             guard,
             port,

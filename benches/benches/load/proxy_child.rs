@@ -30,7 +30,18 @@ pub struct ProxyChild {
 impl ProxyChild {
     /// Writes the configuration, starts the child in front of PostgreSQL
     /// at `pg_port`, and waits until it listens.
+    #[allow(dead_code)] // each bench binary uses one of the two
     pub async fn start(pg_port: u16) -> anyhow::Result<ProxyChild> {
+        ProxyChild::start_under(pg_port, &[], Duration::from_secs(15)).await
+    }
+
+    /// As [`ProxyChild::start`], with the child run by `wrapper` (a program
+    /// and its arguments, e.g. valgrind) and `listen_within` to start.
+    pub async fn start_under(
+        pg_port: u16,
+        wrapper: &[String],
+        listen_within: Duration,
+    ) -> anyhow::Result<ProxyChild> {
         let dir = tempfile::Builder::new()
             .prefix("shardwire-bench-proxy-")
             .tempdir()
@@ -40,10 +51,17 @@ impl ProxyChild {
         std::fs::write(&config, config_toml(port, pg_port))
             .with_context(|| format!("writing {}", config.display()))?;
         let exe = std::env::current_exe().context("finding the bench executable")?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
         cmd.arg(CHILD_ARG).arg(&config);
         let mut guard = ChildGuard::spawn("shardwire", cmd, &dir.path().join("shardwire.log"))?;
-        guard.wait_listening(port, Duration::from_secs(15)).await?;
+        guard.wait_listening(port, listen_within).await?;
         Ok(ProxyChild {
             guard,
             port,
