@@ -62,6 +62,8 @@ pub struct Context {
     pub sessions: crate::sessions::SessionTable,
     /// Route rules and lag bounds in force (RELOAD changes them).
     pub replica_settings: std::sync::RwLock<Arc<crate::replicas::ReplicaSettings>>,
+    /// Spare buffers for sessions that get busy.
+    pub buffers: crate::session::buffers::BufferStash,
 }
 
 /// The generic pool's settings from `[pool]`.
@@ -176,6 +178,7 @@ impl Context {
             users,
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
+            buffers: Default::default(),
         })
     }
 }

@@ -2,8 +2,6 @@
 //! what a client wants and what a server connection currently has, and the
 //! SQL that brings a server in line with a client.
 
-use std::collections::{HashMap, HashSet};
-
 /// One parameter's display name and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -13,58 +11,66 @@ pub struct Param {
     pub value: String,
 }
 
-/// Parameters by lower-cased name.
+/// Parameters by lower-cased name. A connection has a dozen or so, so a
+/// vector searched in order beats a hash map: no hashing on the per-
+/// transaction comparison, and no bucket array held by every idle client.
 #[derive(Debug, Clone, Default)]
 pub struct ParamMap {
-    entries: HashMap<String, Param>,
+    entries: Vec<(String, Param)>,
 }
 
 impl ParamMap {
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|(key, _)| key.eq_ignore_ascii_case(name))
+    }
+
     /// Sets `name` to `value`.
     pub fn set(&mut self, name: &str, value: &str) {
-        let key = name.to_ascii_lowercase();
-        match self.entries.get_mut(&key) {
-            Some(p) => {
+        match self.position(name) {
+            Some(i) => {
+                let p = &mut self.entries[i].1;
                 if p.value != value {
                     p.value.clear();
                     p.value.push_str(value);
                 }
             }
-            None => {
-                self.entries.insert(
-                    key,
-                    Param {
-                        name: name.to_string(),
-                        value: value.to_string(),
-                    },
-                );
-            }
+            None => self.entries.push((
+                name.to_ascii_lowercase(),
+                Param {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                },
+            )),
         }
     }
 
     /// The value of `name`, any case.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.get_lower(&name.to_ascii_lowercase())
+        self.param_lower(name).map(|p| p.value.as_str())
     }
 
-    /// The value by an already lower-cased key.
+    /// The value by an already lower-cased key (any case works).
     pub fn get_lower(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(|p| p.value.as_str())
+        self.get(key)
     }
 
-    /// The parameter by an already lower-cased key.
+    /// The parameter by an already lower-cased key (any case works).
     pub fn param_lower(&self, key: &str) -> Option<&Param> {
-        self.entries.get(key)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     /// Removes `name`.
     pub fn remove(&mut self, name: &str) {
-        self.entries.remove(&name.to_ascii_lowercase());
+        if let Some(i) = self.position(name) {
+            self.entries.swap_remove(i);
+        }
     }
 
     /// Iterates (lower-cased key, param).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Param)> {
-        self.entries.iter()
+        self.entries.iter().map(|(k, p)| (k, p))
     }
 
     /// Number of entries.
@@ -75,6 +81,76 @@ impl ParamMap {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Takes the server's spelling (name and value) of every parameter the
+    /// server reports (e.g. `ISO, MDY` for `ISO`), so the next comparison
+    /// with that server matches. Allocates only when a spelling differs.
+    pub fn adopt_spelling(&mut self, server: &ServerParams) {
+        for (key, p) in &mut self.entries {
+            if !server.reported.contains(key) {
+                continue;
+            }
+            if let Some(s) = server.values.param_lower(key) {
+                if s.name != p.name {
+                    p.name.clone_from(&s.name);
+                }
+                if s.value != p.value {
+                    p.value.clone_from(&s.value);
+                }
+            }
+        }
+    }
+}
+
+/// A set of lower-cased parameter names, searched in order (a server
+/// reports about fifteen).
+#[derive(Debug, Clone, Default)]
+pub struct NameSet {
+    names: Vec<String>,
+}
+
+impl NameSet {
+    /// Whether `name` (any case) is in the set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Adds `name` (lower-cased); false if it was there.
+    pub fn insert(&mut self, name: String) -> bool {
+        if self.contains(&name) {
+            return false;
+        }
+        let mut name = name;
+        name.make_ascii_lowercase();
+        self.names.push(name);
+        true
+    }
+
+    /// Removes `name` (any case); false if it was not there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        match self.names.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            Some(i) => {
+                self.names.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The names.
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.names.iter()
+    }
+
+    /// Empties the set, yielding its names.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, String> {
+        self.names.drain(..)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
     }
 }
 
@@ -90,19 +166,20 @@ pub fn is_node_state(name: &str) -> bool {
 /// Parameters the server reports that describe the server itself and cannot
 /// (or must not) be set by a client.
 pub fn is_server_owned(name: &str) -> bool {
-    matches!(
-        name.to_ascii_lowercase().as_str(),
-        "server_version"
-            | "server_encoding"
-            | "integer_datetimes"
-            | "is_superuser"
-            | "in_hot_standby"
-            | "session_authorization"
-            | "user"
-            | "database"
-            | "replication"
-            | "options"
-    )
+    [
+        "server_version",
+        "server_encoding",
+        "integer_datetimes",
+        "is_superuser",
+        "in_hot_standby",
+        "session_authorization",
+        "user",
+        "database",
+        "replication",
+        "options",
+    ]
+    .iter()
+    .any(|owned| owned.eq_ignore_ascii_case(name))
 }
 
 /// What a server connection has: current values, the names reported by
@@ -112,19 +189,20 @@ pub struct ServerParams {
     /// Known current values.
     pub values: ParamMap,
     /// Lower-cased names the server reports with ParameterStatus.
-    pub reported: HashSet<String>,
+    pub reported: NameSet,
     /// Lower-cased names a client changed (must be reset for another client).
-    pub modified: HashSet<String>,
+    pub modified: NameSet,
 }
 
 impl ServerParams {
     /// Records a ParameterStatus from the server.
     pub fn on_status(&mut self, name: &str, value: &str, from_client: bool) {
-        let key = name.to_ascii_lowercase();
-        if from_client && !is_server_owned(&key) {
-            self.modified.insert(key.clone());
+        if from_client && !is_server_owned(name) && !self.modified.contains(name) {
+            self.modified.insert(name.to_ascii_lowercase());
         }
-        self.reported.insert(key);
+        if !self.reported.contains(name) {
+            self.reported.insert(name.to_ascii_lowercase());
+        }
         self.values.set(name, value);
     }
 
@@ -132,7 +210,7 @@ impl ServerParams {
     /// it already does. Call `applied` after it succeeded.
     pub fn sync_sql(&self, wanted: &ParamMap) -> Option<String> {
         let mut resets = String::new();
-        for key in &self.modified {
+        for key in self.modified.iter() {
             if wanted.get_lower(key).is_none() {
                 resets.push_str("RESET ");
                 resets.push_str(&quote_ident(key));
@@ -181,7 +259,9 @@ impl ServerParams {
             if !self.reported.contains(key) || self.values.get_lower(key).is_none() {
                 self.values.set(&p.name, &p.value);
             }
-            self.modified.insert(key.clone());
+            if !self.modified.contains(key) {
+                self.modified.insert(key.clone());
+            }
         }
     }
 

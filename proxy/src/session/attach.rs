@@ -143,7 +143,7 @@ impl Session {
         // A value the server refuses (e.g. a bad TimeZone) is the client's
         // error; the connection itself is fine unless marked broken.
         apply_params(&mut conn, &self.wanted).await?;
-        adopt_normalized(&mut self.wanted, &conn);
+        self.wanted.adopt_spelling(&conn.params);
         self.cancel.slot.set(Some(CancelTarget {
             addr: conn.addr,
             pid: conn.backend_pid,
@@ -221,7 +221,7 @@ impl Session {
                 match internal_query(conn, &sql, true).await {
                     Ok(_) => {
                         conn.params.applied(&self.wanted);
-                        adopt_normalized(&mut self.wanted, conn);
+                        self.wanted.adopt_spelling(&conn.params);
                     }
                     Err(e) => tracing::warn!(error = %e, "re-applying startup parameters failed"),
                 }
@@ -339,21 +339,6 @@ async fn internal_query(
                 SqlState::ConnectionFailure,
                 format!("server did not answer within {INTERNAL_QUERY_TIMEOUT:?}"),
             ))
-        }
-    }
-}
-
-/// After a sync, take the server's spelling of reported parameters (e.g.
-/// `ISO, MDY` for `ISO`) so the next comparison matches.
-fn adopt_normalized(wanted: &mut ParamMap, conn: &ServerConn) {
-    let keys: Vec<String> = wanted.iter().map(|(k, _)| k.clone()).collect();
-    for key in keys {
-        if conn.params.reported.contains(&key) {
-            if let Some(p) = conn.params.values.param_lower(&key) {
-                let (name, value) = (p.name.clone(), p.value.clone());
-                wanted.remove(&key);
-                wanted.set(&name, &value);
-            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! pool (`attach`) and the server's replies back (`server_messages`).
 
 pub(crate) mod attach;
+pub mod buffers;
 pub(crate) mod checkout;
 mod client_messages;
 mod describe;

@@ -100,10 +100,15 @@ impl Session {
                     ),
                 );
             }
-            if self.server.is_none() && self.client_in.is_empty() && self.to_client.is_empty() {
-                // Idle: give the buffers back; a busy client re-allocates.
-                self.client_in = BytesMut::new();
-                self.to_client = BytesMut::new();
+            if self.server.is_none()
+                && self.client_in.is_empty()
+                && self.to_client.is_empty()
+                && self.client_in.capacity() > 0
+            {
+                // Idle: give the buffers back; a busy client takes a pair.
+                let input = std::mem::take(&mut self.client_in);
+                let output = std::mem::take(&mut self.to_client);
+                self.ctx.buffers.give_back(input, output);
             }
             let server = self.server.as_ref().map(|a| &*a.conn);
             let server_out = server.map_or(0, |s| s.out.len());
@@ -158,6 +163,9 @@ impl Session {
     }
 
     async fn read_client(&mut self) -> Result<(), SessionEnd> {
+        if self.client_in.capacity() == 0 && self.to_client.capacity() == 0 {
+            (self.client_in, self.to_client) = self.ctx.buffers.take();
+        }
         if self.client_in.capacity() - self.client_in.len() < READ_CHUNK / 2 {
             self.client_in.reserve(READ_CHUNK);
         }
