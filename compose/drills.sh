@@ -265,7 +265,7 @@ drill_etcd_loss() { # docker kill of all three etcd members, then start them
   local alert; alert=$(expect_alert ShardwireCoordinationLost lost 50)
   # etcd stays down at least 20 s (writes refused for most of it), even
   # when a pending alert (ALERT_WAIT=short) is seen sooner
-  local left; left=$(awk -v a="$(now)" -v b="$(checker_event lost)" 'BEGIN { d = 20 - (a - b); printf "%.1f\n", d > 0 ? d : 0 }')
+  local left; left=$(awk -v a="$(now)" -v b="$(checker_event lost)" 'BEGIN { d = 20 - (a - b); printf "%.1f\n", (d > 0 ? d : 0) }')
   sleep "$left"
   docker start "$(ctr etcd1)" "$(ctr etcd2)" "$(ctr etcd3)" >/dev/null; mark fault
   log "etcd back"
