@@ -106,7 +106,7 @@ cmd_build() {
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -r "$COMPOSE_DIR/images/." "$ctx/"
   # The image needs no debug info (the release profile keeps some, a debug
-  # build a lot); the binary needs only libc (ldd below shows it).
+  # build a lot); it needs only libc, libm and libgcc_s (logged from ldd).
   objcopy --strip-debug "$bin" "$ctx/shardwire/shardwire" 2>/dev/null || cp "$bin" "$ctx/shardwire/shardwire"
   log "shardwire binary: $bin ($(du -m "$ctx/shardwire/shardwire" | cut -f1) MB stripped; needs $(ldd "$bin" 2>/dev/null | awk '$1 !~ /^(linux-vdso|\/)/ {print $1}' | tr '\n' ' '))"
   cp "$ROOT/monitoring/prometheus-alerts.yml" "$ctx/prometheus/"
