@@ -169,11 +169,29 @@ cmd_up() {
 }
 
 cmd_down() {
-  # Paused containers (a drill cut short) are unpaused so they stop at once.
-  docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" --filter status=paused \
-    | xargs -r docker unpause >/dev/null 2>&1 || true
+  local label="label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" ids n try
+  # Nothing in the rig needs a clean stop (its data goes with it), so every
+  # container is killed, paused ones (a drill cut short) unpaused first, and
+  # waited for: an etcd member can take longer than a stop's grace period to
+  # leave, and a container killed at that deadline while `down` removes
+  # its network has left a stale endpoint in the daemon (network not
+  # removable: "has active endpoints").
+  docker ps -q --filter "$label" --filter status=paused | xargs -r docker unpause >/dev/null 2>&1 || true
+  ids=$(docker ps -q --filter "$label")
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    docker kill $ids >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    timeout 30 docker wait $ids >/dev/null 2>&1 || true
+  fi
   # The full profile names every service, so this removes either size.
-  docker-compose -f "$COMPOSE_DIR/docker-compose.yml" --profile full down -v --remove-orphans -t 5 >&2 || true
+  docker-compose -f "$COMPOSE_DIR/docker-compose.yml" --profile full down -v --remove-orphans -t 1 2>&1 \
+    | grep -v '^Stopping\|^Removing\|^Network .* not found' >&2 || true
+  for n in $(docker network ls -q --filter "$label"); do
+    for try in 1 2 3; do docker network rm "$n" >/dev/null 2>&1 && break; sleep 1; done
+    docker network inspect "$n" >/dev/null 2>&1 \
+      && log "warning: network $(docker network inspect -f '{{.Name}}' "$n") is left (the daemon still counts an endpoint on it; the next up reuses it)"
+  done
   rm -f "$STATE/profile"
   log "containers, networks and volumes of project $COMPOSE_PROJECT_NAME removed"
 }
