@@ -32,13 +32,15 @@ start_load() { # [TARGETS]
     die "the load never got going"; }
 }
 
-# Prometheus: the alert the runbook expects. Waits for `firing` (or only
-# `pending` with ALERT_WAIT=short). Prints the state.
+# Prometheus: the alert the runbook expects. Waits for `firing`; with
+# ALERT_WAIT=short it waits at most 20 s and returns as soon as the alert is
+# `pending` (its expression holds; only the rule's `for:` is not waited
+# out). Prints the state.
 expect_alert() { # NAME SINCE_EVENT TIMEOUT [label=value...]
   local name=$1 since=$2 timeout=$3; shift 3
   local match=() kv
   for kv in "$@"; do match+=(--match "$kv"); done
-  if [ "${ALERT_WAIT:-}" = short ]; then timeout=$((timeout < 20 ? timeout : 20)); fi
+  if [ "${ALERT_WAIT:-}" = short ]; then timeout=$((timeout < 20 ? timeout : 20)); match+=(--pending-ok); fi
   local state
   state=$(checker alert "$name" --tag "$TAG" --since "$since" --timeout "$timeout" "${match[@]}" || true)
   echo "$name: $state"
@@ -76,8 +78,8 @@ rebuild_node() {
 
 reconnect_networks() { # NODE: back on both networks with its own addresses
   local o; o=$(pg_octet "$1")
-  docker network connect --ip "10.213.0.$o" "$(net db)" "$(ctr "$1")" 2>/dev/null || true
-  docker network connect --ip "10.213.1.$o" "$(net proxy)" "$(ctr "$1")" 2>/dev/null || true
+  docker network connect --ip "$RIG_NET.0.$o" "$(net db)" "$(ctr "$1")" 2>/dev/null || true
+  docker network connect --ip "$RIG_NET.1.$o" "$(net proxy)" "$(ctr "$1")" 2>/dev/null || true
 }
 
 heal() {
@@ -261,25 +263,32 @@ drill_etcd_loss() { # docker kill of all three etcd members, then start them
   docker kill "$(ctr etcd1)" "$(ctr etcd2)" "$(ctr etcd3)" >/dev/null; mark lost
   log "killed every etcd member: reads go on, writes are refused after coordination_timeout"
   local alert; alert=$(expect_alert ShardwireCoordinationLost lost 50)
+  # etcd stays down at least 20 s (writes refused for most of it), even
+  # when a pending alert (ALERT_WAIT=short) is seen sooner
+  local left; left=$(awk -v a="$(now)" -v b="$(checker_event lost)" 'BEGIN { d = 20 - (a - b); printf "%.1f\n", (d > 0 ? d : 0) }')
+  sleep "$left"
   docker start "$(ctr etcd1)" "$(ctr etcd2)" "$(ctr etcd3)" >/dev/null; mark fault
   log "etcd back"
   checker wait-ack --tag "$TAG" --after fault --timeout 90 >/dev/null || true
   finish fault "" "$alert" "etcd down $(docker exec "$(ctr load)" python3 -c "import json; e=json.load(open('/var/lib/drill/$TAG/events.json')); print(round(e['fault']-e['lost']))")s; recovery measured from etcd's return"
 }
 
-run_drill() {
+run_drill() { # NAME [noheal]
   TAG=$1
   case " $DRILLS " in *" $1 "*) ;; *) die "unknown drill $1 (one of: $DRILLS)" ;; esac
   log "drill $1"
   local t0=$SECONDS
   "drill_${1//-/_}"
-  heal
+  [ "${2:-}" = noheal ] || heal
   log "drill $1 done in $((SECONDS - t0)) s"
 }
 
 run_all_drills() {
-  local d
-  for d in $DRILLS; do run_drill "$d"; done
+  local d last=${DRILLS##* }
+  for d in $DRILLS; do
+    # FINAL_HEAL=0: the rig is torn down next, so the last drill skips healing
+    if [ "$d" = "$last" ] && [ "${FINAL_HEAL:-1}" = 0 ]; then run_drill "$d" noheal; else run_drill "$d"; fi
+  done
   print_table
 }
 

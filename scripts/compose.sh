@@ -16,14 +16,19 @@
 #   compose.sh status           SHOW SHARDS and the containers
 #   compose.sh down             removes containers, networks and volumes
 #
-# Environment: COMPOSE_PROJECT_NAME (default shardwire), SHARDWIRE_BIN (a
-# release binary; default $CARGO_TARGET_DIR/release/shardwire, built when
-# missing), ALERT_WAIT=short (accept a `pending` alert instead of waiting
-# for its `for:` duration; what compose-ci.sh uses).
+# Environment: COMPOSE_PROJECT_NAME (default shardwire), SHARDWIRE_BIN (the
+# binary to put in the image; default $CARGO_TARGET_DIR/release/shardwire,
+# built when missing), ALERT_WAIT=short (accept a `pending` alert instead of
+# waiting for its `for:` duration), RIG_TAG (the images' tag, default
+# local) and RIG_NET (the networks' first two octets, default 10.213), so
+# that two rigs (a developer's and compose-ci.sh's) never share images,
+# containers or subnets; FINAL_HEAL=0 (`drills` does not heal the rig
+# after the last drill: for a run that is torn down next).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 COMPOSE_DIR=$ROOT/compose
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-shardwire}
+export RIG_TAG=${RIG_TAG:-local} RIG_NET=${RIG_NET:-10.213}
 STATE=${SHARDWIRE_COMPOSE_STATE:-/var/tmp/shardwire-compose-$COMPOSE_PROJECT_NAME}
 mkdir -p "$STATE"
 
@@ -77,27 +82,38 @@ cmd_build() {
   local t0=$SECONDS step
   command -v docker >/dev/null || die "docker not found"
   local bin; bin=$(shardwire_bin)
+  [ -x "$bin" ] || die "no shardwire binary at $bin"
+  mkdir -p "$STATE/build"
   if [ "${REBUILD:-}" = 1 ] || ! docker image inspect shardwire-compose/base:bookworm >/dev/null 2>&1; then
-    step=$SECONDS; log "base: debootstrap bookworm from deb.debian.org, docker import"
-    mkdir -p "$STATE/build"
+    step=$SECONDS
+    if ! command -v debootstrap >/dev/null; then
+      [ "$(id -u)" = 0 ] || die "debootstrap missing: apt-get install debootstrap"
+      log "installing debootstrap (apt-get)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >"$STATE/build/apt-debootstrap.log" 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap \
+               >"$STATE/build/apt-debootstrap.log" 2>&1; } || { tail -20 "$STATE/build/apt-debootstrap.log" >&2; exit 1; }
+    fi
+    log "base: debootstrap bookworm from deb.debian.org, docker import"
     bash "$COMPOSE_DIR/images/base/make-base.sh" "$STATE/build"
     log "base: $((SECONDS - step)) s"
   fi
   step=$SECONDS
-  docker build -q -t shardwire-compose/apt:local -f "$COMPOSE_DIR/images/base/Dockerfile.apt" \
+  docker build -q -t "shardwire-compose/apt:$RIG_TAG" -f "$COMPOSE_DIR/images/base/Dockerfile.apt" \
     "$COMPOSE_DIR/images/base" >"$STATE/build/apt.log" 2>&1 || { tail -20 "$STATE/build/apt.log" >&2; exit 1; }
   log "apt lists: $((SECONDS - step)) s"
   # Each image's context is its folder, plus the files it copies from the repository.
   local ctx="$STATE/build/ctx"
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -r "$COMPOSE_DIR/images/." "$ctx/"
-  # The image needs no debug info (the release profile keeps it).
+  # The image needs no debug info (the release profile keeps some, a debug
+  # build a lot); it needs only libc, libm and libgcc_s (logged from ldd).
   objcopy --strip-debug "$bin" "$ctx/shardwire/shardwire" 2>/dev/null || cp "$bin" "$ctx/shardwire/shardwire"
+  log "shardwire binary: $bin ($(du -m "$ctx/shardwire/shardwire" | cut -f1) MB stripped; needs $(ldd "$bin" 2>/dev/null | awk '$1 !~ /^(linux-vdso|\/)/ {print $1}' | tr '\n' ' '))"
   cp "$ROOT/monitoring/prometheus-alerts.yml" "$ctx/prometheus/"
   local pids=() name
   for name in $IMAGES; do
     ( step=$SECONDS
-      docker build -q -t "shardwire-compose/$name:local" "$ctx/$name" >"$STATE/build/$name.log" 2>&1 \
+      docker build -q --build-arg "TAG=$RIG_TAG" -t "shardwire-compose/$name:$RIG_TAG" "$ctx/$name" >"$STATE/build/$name.log" 2>&1 \
         || { tail -20 "$STATE/build/$name.log" >&2; exit 1; }
       log "image $name: $((SECONDS - step)) s" ) &
     pids+=($!)
@@ -130,18 +146,20 @@ cmd_up() {
   set_sizes "$p"
   echo "$p" >"$STATE/profile"
   local img
-  for img in base:bookworm $(printf '%s:local ' $IMAGES); do
+  for img in base:bookworm $(printf "%s:$RIG_TAG " $IMAGES); do
     docker image inspect "shardwire-compose/$img" >/dev/null 2>&1 || { log "images missing: building"; cmd_build; break; }
   done
   local t0=$SECONDS s
   log "profile $p: $SHARDS shards x 3 copies, $REPLICAS replica node(s), 2 shardwire, 3 etcd"
+  # The database nodes initialise while etcd elects a leader and the
+  # others start; shardwire comes once every node is ready.
   # shellcheck disable=SC2046
-  dc up -d $(pg_services) 2>&1 | grep -v '^Creating\|^$' >&2 || true
+  dc up -d $(pg_services) etcd1 etcd2 etcd3 haproxy prometheus load 2>&1 | grep -v '^Creating\|^$' >&2 || true
   for s in $(pg_services); do
     wait_for 300 "$s to initialise" docker exec "$(ctr "$s")" test -f /tmp/ready
   done
   log "database nodes ready ($((SECONDS - t0)) s)"
-  dc up -d etcd1 etcd2 etcd3 sw1 sw2 haproxy prometheus load 2>&1 | grep -v '^Creating\|^$' >&2 || true
+  dc up -d sw1 sw2 2>&1 | grep -v '^Creating\|^$' >&2 || true
   wait_for 120 "the shardwire consoles" checker shards
   wait_for 180 "three copies of every shard" all_copies
   wait_for 60 "prometheus" docker exec "$(ctr load)" python3 -c \
@@ -151,8 +169,29 @@ cmd_up() {
 }
 
 cmd_down() {
+  local label="label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" ids n try
+  # Nothing in the rig needs a clean stop (its data goes with it), so every
+  # container is killed, paused ones (a drill cut short) unpaused first, and
+  # waited for: an etcd member can take longer than a stop's grace period to
+  # leave, and a container killed at that deadline while `down` removes
+  # its network has left a stale endpoint in the daemon (network not
+  # removable: "has active endpoints").
+  docker ps -q --filter "$label" --filter status=paused | xargs -r docker unpause >/dev/null 2>&1 || true
+  ids=$(docker ps -q --filter "$label")
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    docker kill $ids >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    timeout 30 docker wait $ids >/dev/null 2>&1 || true
+  fi
   # The full profile names every service, so this removes either size.
-  docker-compose -f "$COMPOSE_DIR/docker-compose.yml" --profile full down -v --remove-orphans -t 5 >&2 || true
+  docker-compose -f "$COMPOSE_DIR/docker-compose.yml" --profile full down -v --remove-orphans -t 1 2>&1 \
+    | grep -v '^Stopping\|^Removing\|^Network .* not found' >&2 || true
+  for n in $(docker network ls -q --filter "$label"); do
+    for try in 1 2 3; do docker network rm "$n" >/dev/null 2>&1 && break; sleep 1; done
+    docker network inspect "$n" >/dev/null 2>&1 \
+      && log "warning: network $(docker network inspect -f '{{.Name}}' "$n") is left (the daemon still counts an endpoint on it; the next up reuses it)"
+  done
   rm -f "$STATE/profile"
   log "containers, networks and volumes of project $COMPOSE_PROJECT_NAME removed"
 }

@@ -22,7 +22,10 @@ APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Dpkg::Options { "--force-confdef"; "--force-confold"; };
 APT
+# No fsync per unpacked file: each image's packages are installed once,
+# inside `docker build`, whose layer is written when the step ends.
 cat >"$root/etc/dpkg/dpkg.cfg.d/90rig-nodoc" <<'DPKG'
+force-unsafe-io
 path-exclude /usr/share/doc/*
 path-exclude /usr/share/man/*
 path-exclude /usr/share/locale/*

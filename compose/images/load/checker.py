@@ -18,8 +18,8 @@ drill's state lives in /var/lib/drill/<tag>/.
           on the affected shard, errors per client by SQLSTATE, and the
           acknowledged writes missing from each shard's *current* primary
           (asked from the admin console's SHOW SHARDS).
-  alert   polls Prometheus' HTTP API until an alert is firing (or the
-          timeout passes) and prints its state.
+  alert   polls Prometheus' HTTP API until an alert is firing (or, with
+          --pending-ok, pending; or the timeout passes) and prints its state.
   shards  prints each shard's current primary (SHOW SHARDS).
   fleet   prints the controller instance (SHOW FLEET).
 
@@ -448,6 +448,9 @@ def cmd_alert(a):
             if al["state"] == "firing":
                 print(f"firing after {time.time() - since:.0f}s")
                 return 0
+            if a.pending_ok:
+                print(f"pending at {time.time() - since:.0f}s")
+                return 0
             best = "pending"
         if time.time() >= deadline:
             print(best if best == "none" else f"{best} at {time.time() - since:.0f}s")
@@ -479,6 +482,8 @@ def main():
     al = sub.add_parser("alert")
     al.add_argument("name"); al.add_argument("--tag"); al.add_argument("--since")
     al.add_argument("--match", action="append"); al.add_argument("--timeout", type=float, default=60)
+    al.add_argument("--pending-ok", action="store_true",
+                    help="return as soon as the alert is pending (its for: not waited out)")
     sub.add_parser("shards")
     sub.add_parser("fleet")
     a = p.parse_args()
