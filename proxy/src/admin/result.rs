@@ -1,5 +1,7 @@
 //! Result sets the console returns: real RowDescription and DataRow
-//! messages with text (25) and bigint (20) columns.
+//! messages (values in text format) whose column types are the ones
+//! PgBouncer 1.25 declares: text (25), int4 (23), int8 (20) and numeric
+//! (1700).
 
 use crate::protocol::builder;
 use bytes::{BufMut, BytesMut};
@@ -9,8 +11,24 @@ use bytes::{BufMut, BytesMut};
 pub enum Kind {
     /// text
     Text,
-    /// bigint
+    /// bigint (int8)
     Int,
+    /// integer (int4)
+    Int4,
+    /// numeric (PgBouncer's statistics)
+    Numeric,
+}
+
+impl Kind {
+    /// The type OID and the type size RowDescription carries.
+    pub fn oid_and_size(self) -> (i32, i16) {
+        match self {
+            Kind::Text => (25, -1),
+            Kind::Int => (20, 8),
+            Kind::Int4 => (23, 4),
+            Kind::Numeric => (1700, -1),
+        }
+    }
 }
 
 /// Rows to send, or a bare command tag.
@@ -59,10 +77,7 @@ impl ResultSet {
                 builder::put_cstr(b, name.as_bytes());
                 b.put_i32(0);
                 b.put_i16(0);
-                let (oid, size) = match kind {
-                    Kind::Text => (25, -1),
-                    Kind::Int => (20, 8),
-                };
+                let (oid, size) = kind.oid_and_size();
                 b.put_i32(oid);
                 b.put_i16(size);
                 b.put_i32(-1);

@@ -33,33 +33,40 @@ pub fn format_time(t: SystemTime) -> String {
     )
 }
 
+/// PgBouncer 1.25's columns of SHOW CLIENTS and SHOW SERVERS, with its
+/// types (the two times are text, as PgBouncer sends them).
+pub const SOCKET_COLUMNS: [(&str, Kind); 21] = [
+    ("type", Kind::Text),
+    ("user", Kind::Text),
+    ("database", Kind::Text),
+    ("replication", Kind::Text),
+    ("state", Kind::Text),
+    ("addr", Kind::Text),
+    ("port", Kind::Int4),
+    ("local_addr", Kind::Text),
+    ("local_port", Kind::Int4),
+    ("connect_time", Kind::Text),
+    ("request_time", Kind::Text),
+    ("wait", Kind::Int4),
+    ("wait_us", Kind::Int4),
+    ("close_needed", Kind::Int4),
+    ("ptr", Kind::Text),
+    ("link", Kind::Text),
+    ("remote_pid", Kind::Int4),
+    ("tls", Kind::Text),
+    ("application_name", Kind::Text),
+    ("prepared_statements", Kind::Int4),
+    ("id", Kind::Int4),
+];
+
 /// `SHOW CLIENTS`.
 pub fn clients(ctx: &Context) -> ResultSet {
-    let mut r = ResultSet::new(&[
-        ("type", Kind::Text),
-        ("user", Kind::Text),
-        ("database", Kind::Text),
-        ("replication", Kind::Text),
-        ("state", Kind::Text),
-        ("addr", Kind::Text),
-        ("port", Kind::Int),
-        ("local_addr", Kind::Text),
-        ("local_port", Kind::Int),
-        ("connect_time", Kind::Text),
-        ("request_time", Kind::Text),
-        ("wait", Kind::Int),
-        ("wait_us", Kind::Int),
-        ("close_needed", Kind::Int),
-        ("ptr", Kind::Text),
-        ("link", Kind::Text),
-        ("remote_pid", Kind::Int),
-        ("tls", Kind::Text),
-        ("application_name", Kind::Text),
-        ("prepared_statements", Kind::Int),
-        ("id", Kind::Int),
+    let mut columns = SOCKET_COLUMNS.to_vec();
+    columns.extend([
         // shardwire's own: the backend pid of the server in use.
-        ("server_pid", Kind::Int),
+        ("server_pid", Kind::Int4),
     ]);
+    let mut r = ResultSet::new(&columns);
     let local = ctx.config.proxy.listen.parse::<std::net::SocketAddr>().ok();
     let mut clients = ctx.cancels.clients();
     clients.sort_by_key(|(_, slot)| slot.info.connected_at);
