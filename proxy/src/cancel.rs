@@ -52,6 +52,12 @@ pub struct CancelSlot {
     pub info: ClientInfo,
     /// The client waits for a server connection.
     pub waiting: std::sync::atomic::AtomicBool,
+    /// The session's connection id in `SessionTable` plus one (0: not
+    /// set yet; set at login), so the console's KILL_CLIENT can end this
+    /// one session.
+    pub conn: std::sync::atomic::AtomicU64,
+    /// KILL_CLIENT ended the session: it says so to the client as it goes.
+    pub killed: std::sync::atomic::AtomicBool,
 }
 
 impl CancelSlot {

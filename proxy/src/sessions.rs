@@ -1,7 +1,8 @@
 //! Every client connection's task, so the admin console can end them:
-//! `KILL` aborts the client sessions (not the admin consoles), `SHUTDOWN`
-//! refuses new clients, waits for running transactions, then ends every
-//! session and tells the process to exit.
+//! `KILL` aborts the client sessions (not the admin consoles),
+//! `KILL_CLIENT` one of them, `SHUTDOWN` refuses new clients, waits for
+//! running transactions, then ends every session and tells the process to
+//! exit; and the databases `DISABLE` closed to new logins.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +36,8 @@ pub struct SessionTable {
     draining: AtomicBool,
     /// Wakes idle sessions when draining starts.
     pub drain_started: Notify,
+    /// Databases closed to new client logins (`DISABLE db`).
+    disabled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl SessionTable {
@@ -85,6 +88,39 @@ impl SessionTable {
             }
         }
         doomed.len()
+    }
+
+    /// Ends connection `id`'s session at once; false when it is not open
+    /// (or is an admin console).
+    pub fn kill_one(&self, id: u64) -> bool {
+        if self.admin_set().contains(&id) {
+            return false;
+        }
+        match self.lock().remove(&id) {
+            Some(e) => {
+                e.handle.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn disabled_set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.disabled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closes (`true`) or opens database `db` to new client logins.
+    pub fn set_disabled(&self, db: &str, disabled: bool) {
+        if disabled {
+            self.disabled_set().insert(db.to_owned());
+        } else {
+            self.disabled_set().remove(db);
+        }
+    }
+
+    /// Whether new logins to `db` are refused.
+    pub fn is_disabled(&self, db: &str) -> bool {
+        self.disabled_set().contains(db)
     }
 
     /// Refuse new clients from now on.

@@ -93,6 +93,17 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             }
         };
     }
+    if ctx.sessions.is_disabled(&login.database) {
+        let e = ErrorResponse::fatal(
+            SqlState::FromServer(*b"57P03"),
+            format!(
+                "database \"{}\" does not allow new connections: an administrator ran DISABLE",
+                login.database
+            ),
+        )
+        .with_hint("retry later; ENABLE in the admin console lets clients in again");
+        return refuse(&mut stream, e).await;
+    }
     let Some(user) = login.entry.clone() else {
         return;
     };
@@ -112,6 +123,12 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
     let mut session = Session::new(ctx, user, stream, peer_addr, buf, login.params);
+    // KILL_CLIENT finds this session's task by its connection id.
+    session
+        .cancel
+        .slot
+        .conn
+        .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let _user_slot = user_slot;
     match session.run().await {
         SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),

@@ -13,6 +13,7 @@ fn registration_lives_as_long_as_the_connection() {
         pid: 42,
         connected_at: SystemTime::now(),
         in_use: AtomicBool::new(false),
+        opened_under: None,
     });
     assert_eq!(registry.entries().len(), 1);
     r.entry.in_use.store(true, Ordering::Relaxed);
