@@ -93,6 +93,11 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             }
         };
     }
+    if ctx.sessions.is_shutting_down() {
+        // The shutdown began while this client logged in: do not let it
+        // wait behind the paused gate for a session that will be cut off.
+        return refuse_shutting_down(&mut stream).await;
+    }
     if ctx.sessions.is_disabled(&login.database) {
         let e = ErrorResponse::fatal(
             SqlState::FromServer(*b"57P03"),
@@ -143,7 +148,7 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
 pub async fn refuse_shutting_down<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let e = ErrorResponse::fatal(
         SqlState::AdminShutdown,
-        "shardwire is shutting down (SHUTDOWN); no new connections are accepted",
+        "shardwire is shutting down (SHUTDOWN, SIGINT or SIGTERM); no new connections are accepted",
     )
     .with_hint("connect to another shardwire instance, or retry once it has restarted");
     refuse_unread(stream, e).await;
