@@ -434,4 +434,33 @@ async fn console_columns_and_refusals_match_pgbouncer() {
     );
     let users = rows(admin.simple_query("SHOW USERS").await.expect("users"));
     assert!(users.iter().any(|r| r[0] == "app"), "{users:?}");
+
+    // SHOW CLIENTS: the proxy's end of the connection and the login's
+    // application_name; SHOW SERVERS: the proxy's end towards PostgreSQL.
+    let (named, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=app password=app dbname=app application_name=probe",
+            setup.port()
+        ),
+        NoTls,
+    )
+    .await
+    .expect("named client");
+    tokio::spawn(conn);
+    named.simple_query("SELECT 1").await.expect("query");
+    let clients = rows(admin.simple_query("SHOW CLIENTS").await.expect("clients"));
+    // Columns 7, 8 and 18: local_addr, local_port, application_name.
+    let probe = clients
+        .iter()
+        .find(|r| r[18] == "probe")
+        .unwrap_or_else(|| panic!("no client with application_name probe: {clients:?}"));
+    assert_eq!(probe[7], "127.0.0.1", "{probe:?}");
+    assert_eq!(probe[8], setup.port().to_string(), "{probe:?}");
+    let servers = rows(admin.simple_query("SHOW SERVERS").await.expect("servers"));
+    assert!(
+        servers
+            .iter()
+            .all(|r| r[7] == "127.0.0.1" && r[8].parse::<u16>().is_ok_and(|p| p > 0)),
+        "{servers:?}"
+    );
 }

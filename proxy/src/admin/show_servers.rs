@@ -1,8 +1,9 @@
 //! `SHOW SERVERS`: one row per open server connection, with PgBouncer
 //! 1.25's columns and types in its order, then its shard. `close_needed`
 //! is 1 once RECONNECT (or a failover) made the connection one to close
-//! when its client releases it (see WAIT_CLOSE). Not recorded (NULL): the
-//! local end, the last request time and the paired client.
+//! when its client releases it (see WAIT_CLOSE). `local_addr`/`local_port`
+//! are the proxy's end (NULL over TLS). Not recorded (NULL): the last
+//! request time and the paired client.
 
 use super::result::{text, Kind, ResultSet};
 use super::show_clients::{format_time, SOCKET_COLUMNS};
@@ -30,9 +31,8 @@ pub fn servers(ctx: &Context) -> ResultSet {
             text(state),
             text(s.addr.ip()),
             text(s.addr.port()),
-            // The local end and the paired client are not recorded.
-            None,
-            None,
+            s.local_addr.map(|a| a.ip().to_string()),
+            s.local_addr.map(|a| a.port().to_string()),
             text(format_time(s.connected_at)),
             None,
             text(0),
@@ -41,6 +41,7 @@ pub fn servers(ctx: &Context) -> ResultSet {
             text(format!("{:x}", s.pid)),
             None,
             text(s.pid),
+            // TLS details and the server's application_name are not kept.
             text(""),
             text(""),
             text(0),

@@ -73,6 +73,10 @@ impl Manager for ServerManager {
                 database: target.database.clone(),
                 shard: target.shard,
                 addr: conn.addr,
+                local_addr: match &conn.stream {
+                    crate::socket::Socket::Tcp(s) => s.local_addr().ok(),
+                    crate::socket::Socket::Bridged(_) => None,
+                },
                 pid: conn.backend_pid,
                 connected_at: std::time::SystemTime::now(),
                 in_use: std::sync::atomic::AtomicBool::new(false),

@@ -19,6 +19,8 @@ pub struct ServerEntry {
     pub shard: u32,
     /// Server address.
     pub addr: SocketAddr,
+    /// The proxy's end (None over TLS, where a bridge task owns the socket).
+    pub local_addr: Option<SocketAddr>,
     /// Backend process id.
     pub pid: i32,
     /// When it logged in.

@@ -40,6 +40,7 @@ enum Handshake {
 pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     let _ = stream.set_nodelay(true);
     let peer_addr = stream.peer_addr().ok();
+    let local_addr = stream.local_addr().ok();
     let mut stream = Socket::Tcp(stream);
     let auth_timeout = ctx.config.proxy.auth_timeout;
     let mut buf = BytesMut::new();
@@ -127,7 +128,17 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     };
     let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
+    let details = crate::cancel::LoginDetails {
+        local_addr,
+        application_name: login
+            .params
+            .get("application_name")
+            .unwrap_or_default()
+            .to_owned(),
+        tls: stream.is_tls(),
+    };
     let mut session = Session::new(ctx, user, stream, peer_addr, buf, login.params);
+    let _ = session.cancel.slot.login.set(details);
     // KILL_CLIENT finds this session's task by its connection id.
     session
         .cancel
