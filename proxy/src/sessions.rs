@@ -152,3 +152,39 @@ impl SessionTable {
         self.shutting_down.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disable_closes_and_enable_opens_a_database() {
+        let t = SessionTable::default();
+        assert!(!t.is_disabled("app"));
+        t.set_disabled("app", true);
+        assert!(t.is_disabled("app"));
+        assert!(!t.is_disabled("other"));
+        t.set_disabled("app", false);
+        assert!(!t.is_disabled("app"));
+    }
+
+    #[tokio::test]
+    async fn kill_one_ends_that_client_session_only() {
+        let t = SessionTable::default();
+        let victim = tokio::spawn(std::future::pending::<()>());
+        let other = tokio::spawn(std::future::pending::<()>());
+        let console = tokio::spawn(std::future::pending::<()>());
+        t.insert(1, victim.abort_handle());
+        t.insert(2, other.abort_handle());
+        t.insert(3, console.abort_handle());
+        t.mark_admin(3);
+        assert!(t.kill_one(1));
+        assert!(victim.await.is_err_and(|e| e.is_cancelled()));
+        assert!(!t.kill_one(1), "already gone");
+        assert!(!t.kill_one(3), "an admin console is not a client");
+        assert!(!other.is_finished() && !console.is_finished());
+        assert_eq!(t.client_count(), 1);
+        other.abort();
+        console.abort();
+    }
+}

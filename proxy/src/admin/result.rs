@@ -96,3 +96,37 @@ impl ResultSet {
 pub fn text(v: impl ToString) -> Option<String> {
     Some(v.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_description_carries_each_type() {
+        let r = ResultSet::new(&[
+            ("a", Kind::Text),
+            ("b", Kind::Int4),
+            ("c", Kind::Int),
+            ("d", Kind::Numeric),
+        ]);
+        let mut out = BytesMut::new();
+        r.encode(&mut out);
+        assert_eq!(out[0], b'T');
+        let mut at = 7; // tag, length, column count
+        let mut types = Vec::new();
+        for _ in 0..4 {
+            let end = at + out[at..].iter().position(|&b| b == 0).unwrap_or(0);
+            let oid_at = end + 1 + 6;
+            let oid = i32::from_be_bytes([
+                out[oid_at],
+                out[oid_at + 1],
+                out[oid_at + 2],
+                out[oid_at + 3],
+            ]);
+            let size = i16::from_be_bytes([out[oid_at + 4], out[oid_at + 5]]);
+            types.push((oid, size));
+            at = oid_at + 12;
+        }
+        assert_eq!(types, [(25, -1), (23, 4), (20, 8), (1700, -1)]);
+    }
+}
