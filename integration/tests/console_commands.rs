@@ -125,6 +125,8 @@ async fn disable_refuses_new_logins_only() {
         .await
         .expect("a session already in keeps working");
     assert_eq!(refused(&admin, "DISABLE nosuchdb").await, "3D000");
+    assert_eq!(refused(&admin, "RECONNECT nosuchdb").await, "3D000");
+    assert_eq!(refused(&admin, "DISABLE pgbouncer").await, "55000");
     admin.simple_query("ENABLE app").await.expect("ENABLE");
     let dbs = show(&admin, "SHOW DATABASES").await;
     assert!(dbs.iter().all(|r| get(r, "disabled") == "0"), "{dbs:?}");

@@ -303,6 +303,13 @@ pub async fn execute(
                 ),
             ))
         }
+        // A database argument must name the one database served; the
+        // command then acts on all of it.
+        ["pause" | "resume" | "reconnect" | "kill", db]
+            if disable::served_database(ctx, db).is_err() =>
+        {
+            disable::served_database(ctx, db).map(|_| ResultSet::command(""))
+        }
         ["pause"] | ["pause", _] => pause::pause(ctx).await,
         ["resume"] | ["resume", _] => Ok(pause::resume(ctx)),
         ["switchover", shard] => switchover::switchover(ctx, shard, None).await,
