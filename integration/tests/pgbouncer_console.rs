@@ -1,207 +1,233 @@
 //! PgBouncer's console as tools expect it: each SHOW command PgBouncer 1.25
 //! has starts with PgBouncer's columns, named and ordered as its
-//! documentation lists them (doc/usage.md of PgBouncer; shardwire's own
+//! source sends them, with their types (shardwire's own
 //! columns may follow), SHOW LISTS has PgBouncer's rows in its order, and
 //! every PgBouncer command shardwire does not run is refused with 0A000
 //! and a hint, not "unknown command".
 
 mod support;
 
+use support::raw::{self, Raw};
 use support::{Options, Setup};
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
-/// PgBouncer 1.25's column names per SHOW command, from its documentation.
-const PGBOUNCER_COLUMNS: &[(&str, &[&str])] = &[
+/// Column type OIDs PgBouncer declares: text, int4, int8, numeric.
+type Type = u32;
+const T: Type = 25;
+const I4: Type = 23;
+const I8: Type = 20;
+const N: Type = 1700;
+
+/// PgBouncer 1.25's columns per SHOW command — name and type, in order —
+/// as its source sends them (src/admin.c and src/stats.c at tag
+/// pgbouncer_1_25_2; where its documentation differs, as for the order of
+/// SHOW STATS and the names of STATS_TOTALS / STATS_AVERAGES, the source
+/// wins: tools see what PgBouncer sends).
+const PGBOUNCER_COLUMNS: &[(&str, &[(&str, Type)])] = &[
     (
         "SHOW CLIENTS",
         &[
-            "type",
-            "user",
-            "database",
-            "replication",
-            "state",
-            "addr",
-            "port",
-            "local_addr",
-            "local_port",
-            "connect_time",
-            "request_time",
-            "wait",
-            "wait_us",
-            "close_needed",
-            "ptr",
-            "link",
-            "remote_pid",
-            "tls",
-            "application_name",
-            "prepared_statements",
-            "id",
+            ("type", T),
+            ("user", T),
+            ("database", T),
+            ("replication", T),
+            ("state", T),
+            ("addr", T),
+            ("port", I4),
+            ("local_addr", T),
+            ("local_port", I4),
+            ("connect_time", T),
+            ("request_time", T),
+            ("wait", I4),
+            ("wait_us", I4),
+            ("close_needed", I4),
+            ("ptr", T),
+            ("link", T),
+            ("remote_pid", I4),
+            ("tls", T),
+            ("application_name", T),
+            ("prepared_statements", I4),
+            ("id", I4),
         ],
     ),
     (
         "SHOW SERVERS",
         &[
-            "type",
-            "user",
-            "database",
-            "replication",
-            "state",
-            "addr",
-            "port",
-            "local_addr",
-            "local_port",
-            "connect_time",
-            "request_time",
-            "wait",
-            "wait_us",
-            "close_needed",
-            "ptr",
-            "link",
-            "remote_pid",
-            "tls",
-            "application_name",
-            "prepared_statements",
-            "id",
+            ("type", T),
+            ("user", T),
+            ("database", T),
+            ("replication", T),
+            ("state", T),
+            ("addr", T),
+            ("port", I4),
+            ("local_addr", T),
+            ("local_port", I4),
+            ("connect_time", T),
+            ("request_time", T),
+            ("wait", I4),
+            ("wait_us", I4),
+            ("close_needed", I4),
+            ("ptr", T),
+            ("link", T),
+            ("remote_pid", I4),
+            ("tls", T),
+            ("application_name", T),
+            ("prepared_statements", I4),
+            ("id", I4),
         ],
     ),
     (
         "SHOW POOLS",
         &[
-            "database",
-            "user",
-            "cl_active",
-            "cl_waiting",
-            "cl_active_cancel_req",
-            "cl_waiting_cancel_req",
-            "sv_active",
-            "sv_active_cancel",
-            "sv_being_canceled",
-            "sv_idle",
-            "sv_used",
-            "sv_tested",
-            "sv_login",
-            "maxwait",
-            "maxwait_us",
-            "pool_mode",
-            "load_balance_hosts",
+            ("database", T),
+            ("user", T),
+            ("cl_active", I4),
+            ("cl_waiting", I4),
+            ("cl_active_cancel_req", I4),
+            ("cl_waiting_cancel_req", I4),
+            ("sv_active", I4),
+            ("sv_active_cancel", I4),
+            ("sv_being_canceled", I4),
+            ("sv_idle", I4),
+            ("sv_used", I4),
+            ("sv_tested", I4),
+            ("sv_login", I4),
+            ("maxwait", I4),
+            ("maxwait_us", I4),
+            ("pool_mode", T),
+            ("load_balance_hosts", T),
         ],
     ),
     (
         "SHOW STATS",
         &[
-            "database",
-            "total_xact_count",
-            "total_query_count",
-            "total_server_assignment_count",
-            "total_server_closed_count",
-            "total_received",
-            "total_sent",
-            "total_xact_time",
-            "total_query_time",
-            "total_wait_time",
-            "total_server_lifetime",
-            "total_client_parse_count",
-            "total_server_parse_count",
-            "total_bind_count",
-            "avg_xact_count",
-            "avg_query_count",
-            "avg_server_assignment_count",
-            "avg_recv",
-            "avg_sent",
-            "avg_xact_time",
-            "avg_query_time",
-            "avg_wait_time",
-            "avg_server_lifetime",
-            "avg_client_parse_count",
-            "avg_server_parse_count",
-            "avg_bind_count",
+            ("database", T),
+            ("total_server_assignment_count", N),
+            ("total_xact_count", N),
+            ("total_query_count", N),
+            ("total_received", N),
+            ("total_sent", N),
+            ("total_xact_time", N),
+            ("total_query_time", N),
+            ("total_wait_time", N),
+            ("total_client_parse_count", N),
+            ("total_server_parse_count", N),
+            ("total_bind_count", N),
+            ("avg_server_assignment_count", N),
+            ("avg_xact_count", N),
+            ("avg_query_count", N),
+            ("avg_recv", N),
+            ("avg_sent", N),
+            ("avg_xact_time", N),
+            ("avg_query_time", N),
+            ("avg_wait_time", N),
+            ("avg_client_parse_count", N),
+            ("avg_server_parse_count", N),
+            ("avg_bind_count", N),
         ],
     ),
     (
         "SHOW STATS_TOTALS",
         &[
-            "database",
-            "total_xact_count",
-            "total_query_count",
-            "total_server_assignment_count",
-            "total_server_closed_count",
-            "total_received",
-            "total_sent",
-            "total_xact_time",
-            "total_query_time",
-            "total_wait_time",
-            "total_server_lifetime",
-            "total_client_parse_count",
-            "total_server_parse_count",
-            "total_bind_count",
+            ("database", T),
+            ("server_assignment_count", N),
+            ("xact_count", N),
+            ("query_count", N),
+            ("bytes_received", N),
+            ("bytes_sent", N),
+            ("xact_time", N),
+            ("query_time", N),
+            ("wait_time", N),
+            ("client_parse_count", N),
+            ("server_parse_count", N),
+            ("bind_count", N),
         ],
     ),
     (
         "SHOW STATS_AVERAGES",
         &[
-            "database",
-            "avg_xact_count",
-            "avg_query_count",
-            "avg_server_assignment_count",
-            "avg_recv",
-            "avg_sent",
-            "avg_xact_time",
-            "avg_query_time",
-            "avg_wait_time",
-            "avg_server_lifetime",
-            "avg_client_parse_count",
-            "avg_server_parse_count",
-            "avg_bind_count",
+            ("database", T),
+            ("server_assignment_count", N),
+            ("xact_count", N),
+            ("query_count", N),
+            ("bytes_received", N),
+            ("bytes_sent", N),
+            ("xact_time", N),
+            ("query_time", N),
+            ("wait_time", N),
+            ("avg_client_parse_count", N),
+            ("avg_server_parse_count", N),
+            ("avg_bind_count", N),
         ],
     ),
+    ("SHOW TOTALS", &[("name", T), ("value", N)]),
     (
         "SHOW DATABASES",
         &[
-            "name",
-            "host",
-            "port",
-            "database",
-            "force_user",
-            "pool_size",
-            "min_pool_size",
-            "reserve_pool_size",
-            "server_lifetime",
-            "pool_mode",
-            "load_balance_hosts",
-            "max_connections",
-            "current_connections",
-            "max_client_connections",
-            "current_client_connections",
-            "paused",
-            "disabled",
+            ("name", T),
+            ("host", T),
+            ("port", I4),
+            ("database", T),
+            ("force_user", T),
+            ("pool_size", I4),
+            ("min_pool_size", I4),
+            ("reserve_pool_size", I4),
+            ("server_lifetime", I4),
+            ("pool_mode", T),
+            ("load_balance_hosts", T),
+            ("max_connections", I4),
+            ("current_connections", I4),
+            ("max_client_connections", I4),
+            ("current_client_connections", I4),
+            ("paused", I4),
+            ("disabled", I4),
         ],
     ),
-    ("SHOW CONFIG", &["key", "value", "default", "changeable"]),
-    ("SHOW LISTS", &["list", "items"]),
+    (
+        "SHOW CONFIG",
+        &[("key", T), ("value", T), ("default", T), ("changeable", T)],
+    ),
+    ("SHOW LISTS", &[("list", T), ("items", I4)]),
     (
         "SHOW USERS",
         &[
-            "name",
-            "pool_size",
-            "reserve_pool_size",
-            "pool_mode",
-            "max_user_connections",
-            "current_connections",
-            "max_user_client_connections",
-            "current_client_connections",
+            ("name", T),
+            ("pool_size", T),
+            ("reserve_pool_size", T),
+            ("pool_mode", T),
+            ("max_user_connections", I4),
+            ("current_connections", I4),
+            ("max_user_client_connections", I4),
+            ("current_client_connections", I4),
         ],
     ),
-    ("SHOW DNS_HOSTS", &["hostname", "ttl", "addrs"]),
-    ("SHOW DNS_ZONES", &["zonename", "serial", "count"]),
-    ("SHOW PEERS", &["peer_id", "host", "port", "pool_size"]),
+    ("SHOW STATE", &[("key", T), ("value", T)]),
+    ("SHOW VERSION", &[("version", T)]),
+    (
+        "SHOW DNS_HOSTS",
+        &[("hostname", T), ("ttl", I8), ("addrs", T)],
+    ),
+    (
+        "SHOW DNS_ZONES",
+        &[("zonename", T), ("serial", I8), ("count", I4)],
+    ),
+    (
+        "SHOW PEERS",
+        &[
+            ("peer_id", I4),
+            ("host", T),
+            ("port", I4),
+            ("pool_size", I4),
+        ],
+    ),
     (
         "SHOW PEER_POOLS",
         &[
-            "database",
-            "cl_active_cancel_req",
-            "cl_waiting_cancel_req",
-            "sv_active_cancel",
-            "sv_login",
+            ("peer_id", I4),
+            ("cl_active_cancel_req", I4),
+            ("cl_waiting_cancel_req", I4),
+            ("sv_active_cancel", I4),
+            ("sv_login", I4),
         ],
     ),
 ];
@@ -222,20 +248,74 @@ const PGBOUNCER_LISTS: &[&str] = &[
     "dns_pending",
 ];
 
-/// PgBouncer commands shardwire refuses with a reason.
+/// PgBouncer commands shardwire refuses with a reason: online restart and
+/// PgBouncer's own memory and socket views (the other commands are
+/// answered; integration/tests/console_commands.rs runs them).
 const REFUSED: &[&str] = &[
     "SHOW FDS",
     "SHOW MEM",
     "SHOW SOCKETS",
     "SHOW ACTIVE_SOCKETS",
-    "SHOW PREPARED_STATEMENTS",
     "SUSPEND",
-    "SET log_connections = 1",
-    "DISABLE app",
-    "ENABLE app",
-    "KILL_CLIENT 1",
-    "WAIT_CLOSE",
 ];
+
+/// A raw console session on `port` as the trust user.
+async fn raw_console(port: u16) -> Raw {
+    let mut raw = Raw::connect(port).await;
+    raw.send(&raw::startup_packet(&[
+        ("user", "trustuser"),
+        ("database", "pgbouncer"),
+    ]))
+    .await;
+    let login = raw.until_ready().await;
+    assert!(
+        login.iter().all(|m| m.tag != b'E'),
+        "console login refused: {login:?}"
+    );
+    raw
+}
+
+/// Runs `command`: its columns (name, type OID) and each row's first value.
+async fn describe(raw: &mut Raw, command: &str) -> (Vec<(String, Type)>, Vec<String>) {
+    raw.send(&raw::query(command)).await;
+    let messages = raw.until_ready().await;
+    let mut columns = Vec::new();
+    let mut firsts = Vec::new();
+    for m in &messages {
+        match m.tag {
+            b'E' => panic!("{command}: {:?}", m.field(b'M')),
+            b'T' => columns = row_description(&m.body),
+            b'D' => firsts.push(first_value(&m.body)),
+            _ => {}
+        }
+    }
+    assert!(!columns.is_empty(), "{command} sent no RowDescription");
+    (columns, firsts)
+}
+
+fn row_description(body: &[u8]) -> Vec<(String, Type)> {
+    let n = u16::from_be_bytes([body[0], body[1]]) as usize;
+    let mut at = 2;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let end = at + body[at..].iter().position(|&b| b == 0).expect("name");
+        let name = String::from_utf8_lossy(&body[at..end]).into_owned();
+        // name\0, table oid (4), column (2), type oid (4), size (2), typmod (4), format (2)
+        let oid_at = end + 1 + 4 + 2;
+        let oid = u32::from_be_bytes(body[oid_at..oid_at + 4].try_into().expect("oid"));
+        out.push((name, oid));
+        at = oid_at + 4 + 2 + 4 + 2;
+    }
+    out
+}
+
+fn first_value(body: &[u8]) -> String {
+    let len = i32::from_be_bytes(body[2..6].try_into().expect("length"));
+    if len < 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(&body[6..6 + len as usize]).into_owned()
+}
 
 async fn console(setup: &Setup) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(
@@ -259,34 +339,53 @@ async fn console_columns_and_refusals_match_pgbouncer() {
     let app = setup.client().await;
     app.simple_query("SELECT 1").await.expect("query");
 
+    // tokio-postgres's simple query does not expose column types: read the
+    // RowDescriptions raw, from a second instance of the same configuration
+    // where the trust user may use the console.
+    let config = shardwire::config::parse_str(
+        &setup
+            .config_text
+            .replace("users = [\"app\"]", "users = [\"app\", \"trustuser\"]"),
+    )
+    .expect("config");
+    let second = shardwire::proxy::RunningProxy::start(config)
+        .await
+        .expect("second proxy");
+    let (app2, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=app password=app dbname=app",
+            second.addr.port()
+        ),
+        NoTls,
+    )
+    .await
+    .expect("client of the second proxy");
+    tokio::spawn(conn);
+    app2.simple_query("SELECT 1").await.expect("query");
+    let mut raw = raw_console(second.addr.port()).await;
     for (command, expected) in PGBOUNCER_COLUMNS {
+        let (columns, first_values) = describe(&mut raw, command).await;
+        let got: Vec<(&str, Type)> = columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        assert!(
+            got.len() >= expected.len() && got[..expected.len()] == **expected,
+            "{command}: columns {columns:?}\n  PgBouncer 1.25 sends {expected:?} (name, type OID; shardwire's own may only follow)"
+        );
+        if *command == "SHOW LISTS" {
+            assert_eq!(first_values, PGBOUNCER_LISTS, "SHOW LISTS rows");
+        }
+        // The same names through a real driver on the first instance.
         let messages = admin
             .simple_query(command)
             .await
             .unwrap_or_else(|e| panic!("{command}: {e}"));
-        let columns: Vec<String> = messages
-            .iter()
-            .find_map(|m| match m {
-                SimpleQueryMessage::RowDescription(cols) => {
-                    Some(cols.iter().map(|c| c.name().to_string()).collect())
-                }
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{command} sent no RowDescription"));
-        assert!(
-            columns.len() >= expected.len() && columns[..expected.len()] == **expected,
-            "{command}: columns {columns:?}\n  PgBouncer 1.25 has {expected:?} (shardwire's own may only follow)"
-        );
-        if *command == "SHOW LISTS" {
-            let names: Vec<String> = messages
-                .iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(names, PGBOUNCER_LISTS, "SHOW LISTS rows");
-        }
+        let names: Option<Vec<String>> = messages.iter().find_map(|m| match m {
+            SimpleQueryMessage::RowDescription(cols) => {
+                Some(cols.iter().map(|c| c.name().to_string()).collect())
+            }
+            _ => None,
+        });
+        let raw_names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(names, Some(raw_names), "{command}");
     }
 
     for command in REFUSED {
@@ -335,4 +434,33 @@ async fn console_columns_and_refusals_match_pgbouncer() {
     );
     let users = rows(admin.simple_query("SHOW USERS").await.expect("users"));
     assert!(users.iter().any(|r| r[0] == "app"), "{users:?}");
+
+    // SHOW CLIENTS: the proxy's end of the connection and the login's
+    // application_name; SHOW SERVERS: the proxy's end towards PostgreSQL.
+    let (named, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=app password=app dbname=app application_name=probe",
+            setup.port()
+        ),
+        NoTls,
+    )
+    .await
+    .expect("named client");
+    tokio::spawn(conn);
+    named.simple_query("SELECT 1").await.expect("query");
+    let clients = rows(admin.simple_query("SHOW CLIENTS").await.expect("clients"));
+    // Columns 7, 8 and 18: local_addr, local_port, application_name.
+    let probe = clients
+        .iter()
+        .find(|r| r[18] == "probe")
+        .unwrap_or_else(|| panic!("no client with application_name probe: {clients:?}"));
+    assert_eq!(probe[7], "127.0.0.1", "{probe:?}");
+    assert_eq!(probe[8], setup.port().to_string(), "{probe:?}");
+    let servers = rows(admin.simple_query("SHOW SERVERS").await.expect("servers"));
+    assert!(
+        servers
+            .iter()
+            .all(|r| r[7] == "127.0.0.1" && r[8].parse::<u16>().is_ok_and(|p| p > 0)),
+        "{servers:?}"
+    );
 }

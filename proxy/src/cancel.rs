@@ -52,6 +52,25 @@ pub struct CancelSlot {
     pub info: ClientInfo,
     /// The client waits for a server connection.
     pub waiting: std::sync::atomic::AtomicBool,
+    /// The session's connection id in `SessionTable` plus one (0: not
+    /// set yet; set at login), so the console's KILL_CLIENT can end this
+    /// one session.
+    pub conn: std::sync::atomic::AtomicU64,
+    /// KILL_CLIENT ended the session: it says so to the client as it goes.
+    pub killed: std::sync::atomic::AtomicBool,
+    /// What the login told, for `SHOW CLIENTS` (set once, at login).
+    pub login: std::sync::OnceLock<LoginDetails>,
+}
+
+/// What `SHOW CLIENTS` shows of a client's login.
+#[derive(Debug, Clone, Default)]
+pub struct LoginDetails {
+    /// The proxy's end of the connection.
+    pub local_addr: Option<SocketAddr>,
+    /// `application_name` from the startup packet.
+    pub application_name: String,
+    /// The connection is encrypted.
+    pub tls: bool,
 }
 
 impl CancelSlot {

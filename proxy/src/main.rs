@@ -149,20 +149,30 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+                // PgBouncer 1.23+'s meanings: SIGINT safe shutdown (as
+                // SHUTDOWN WAIT_FOR_SERVERS), SIGTERM super-safe (as
+                // SHUTDOWN WAIT_FOR_CLIENTS); SIGQUIT and the console's
+                // SHUTDOWN end it now, also during either wait.
+                let exit_now = shutdown.sessions.shutdown.notified();
+                tokio::pin!(exit_now);
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {
-                        tracing::info!("SIGINT: shutting down");
-                        proxy.stop();
+                        tracing::info!("SIGINT: safe shutdown");
+                        tokio::select! {
+                            _ = shardwire::drain::wait_for_servers(&shutdown) => {}
+                            _ = &mut exit_now => tracing::info!("shutting down now"),
+                        }
                     }
-                    _ = shutdown.sessions.shutdown.notified() => {
-                        tracing::info!("shutting down");
-                        proxy.stop();
-                    }
+                    _ = &mut exit_now => tracing::info!("shutting down"),
                     _ = terminate.recv() => {
-                        tracing::info!("SIGTERM: draining");
-                        proxy.drain().await;
+                        tracing::info!("SIGTERM: super-safe shutdown (draining)");
+                        tokio::select! {
+                            _ = proxy.drain() => {}
+                            _ = &mut exit_now => tracing::info!("shutting down now"),
+                        }
                     }
                 }
+                proxy.stop();
                 ExitCode::SUCCESS
             })
         }

@@ -78,13 +78,7 @@ fn reload_file(ctx: &Context) -> Result<ReloadReport, String> {
         }
     }
     if !report.applied.is_empty() {
-        let settings = pool_config(p);
-        for user in ctx.users.values() {
-            for pool in &user.shard_pools {
-                pool.reconfigure(settings.clone());
-            }
-        }
-        *ctx.pool_settings.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
+        apply_pool_settings(ctx, p);
     }
     if new.tls.mode != crate::config::ClientTlsMode::Disable || ctx.config.tls != new.tls {
         report
@@ -104,6 +98,18 @@ fn reload_file(ctx: &Context) -> Result<ReloadReport, String> {
     }
     report.need_restart = restart_only_changes(&ctx.config, &new);
     Ok(report)
+}
+
+/// Applies `p` to every shard pool and records it as the settings in force
+/// (RELOAD, and the console's SET).
+pub fn apply_pool_settings(ctx: &Context, p: &crate::config::PoolSection) {
+    let settings = pool_config(p);
+    for user in ctx.users.values() {
+        for pool in &user.shard_pools {
+            pool.reconfigure(settings.clone());
+        }
+    }
+    *ctx.pool_settings.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
 }
 
 /// Installs the users of `new`: unchanged ones keep their entry (and

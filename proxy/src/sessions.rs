@@ -1,7 +1,8 @@
 //! Every client connection's task, so the admin console can end them:
-//! `KILL` aborts the client sessions (not the admin consoles), `SHUTDOWN`
-//! refuses new clients, waits for running transactions, then ends every
-//! session and tells the process to exit.
+//! `KILL` aborts the client sessions (not the admin consoles),
+//! `KILL_CLIENT` one of them, `SHUTDOWN` refuses new clients, waits for
+//! running transactions, then ends every session and tells the process to
+//! exit; and the databases `DISABLE` closed to new logins.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +36,8 @@ pub struct SessionTable {
     draining: AtomicBool,
     /// Wakes idle sessions when draining starts.
     pub drain_started: Notify,
+    /// Databases closed to new client logins (`DISABLE db`).
+    disabled: Mutex<std::collections::HashSet<String>>,
 }
 
 impl SessionTable {
@@ -87,6 +90,39 @@ impl SessionTable {
         doomed.len()
     }
 
+    /// Ends connection `id`'s session at once; false when it is not open
+    /// (or is an admin console).
+    pub fn kill_one(&self, id: u64) -> bool {
+        if self.admin_set().contains(&id) {
+            return false;
+        }
+        match self.lock().remove(&id) {
+            Some(e) => {
+                e.handle.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn disabled_set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.disabled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closes (`true`) or opens database `db` to new client logins.
+    pub fn set_disabled(&self, db: &str, disabled: bool) {
+        if disabled {
+            self.disabled_set().insert(db.to_owned());
+        } else {
+            self.disabled_set().remove(db);
+        }
+    }
+
+    /// Whether new logins to `db` are refused.
+    pub fn is_disabled(&self, db: &str) -> bool {
+        self.disabled_set().contains(db)
+    }
+
     /// Refuse new clients from now on.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
@@ -114,5 +150,41 @@ impl SessionTable {
     /// Whether SHUTDOWN is under way.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disable_closes_and_enable_opens_a_database() {
+        let t = SessionTable::default();
+        assert!(!t.is_disabled("app"));
+        t.set_disabled("app", true);
+        assert!(t.is_disabled("app"));
+        assert!(!t.is_disabled("other"));
+        t.set_disabled("app", false);
+        assert!(!t.is_disabled("app"));
+    }
+
+    #[tokio::test]
+    async fn kill_one_ends_that_client_session_only() {
+        let t = SessionTable::default();
+        let victim = tokio::spawn(std::future::pending::<()>());
+        let other = tokio::spawn(std::future::pending::<()>());
+        let console = tokio::spawn(std::future::pending::<()>());
+        t.insert(1, victim.abort_handle());
+        t.insert(2, other.abort_handle());
+        t.insert(3, console.abort_handle());
+        t.mark_admin(3);
+        assert!(t.kill_one(1));
+        assert!(victim.await.is_err_and(|e| e.is_cancelled()));
+        assert!(!t.kill_one(1), "already gone");
+        assert!(!t.kill_one(3), "an admin console is not a client");
+        assert!(!other.is_finished() && !console.is_finished());
+        assert_eq!(t.client_count(), 1);
+        other.abort();
+        console.abort();
     }
 }

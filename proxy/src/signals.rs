@@ -1,8 +1,9 @@
-//! PgBouncer's signals besides SIGHUP (reload) and SIGTERM/SIGINT (handled
-//! in `main`): SIGUSR1 pauses as `PAUSE` does (new transactions wait,
-//! running ones finish), SIGUSR2 resumes as `RESUME` does, and SIGQUIT
-//! shuts down at once as `SHUTDOWN` does. Listened to in a task of their
-//! own.
+//! PgBouncer's signals besides SIGHUP (reload) and SIGINT / SIGTERM (the
+//! safe and super-safe shutdowns of [`crate::drain`], handled in `main`):
+//! SIGUSR1 pauses as `PAUSE` does (new transactions wait, running ones
+//! finish), SIGUSR2 resumes as `RESUME` does, and SIGQUIT shuts down at
+//! once, also in the middle of a safe or super-safe shutdown. Listened to
+//! in a task of their own.
 
 use crate::context::Context;
 use std::sync::Arc;

@@ -1,16 +1,13 @@
 //! The commands that act on connections and nodes: `RECONNECT` (replace
 //! every pooled server connection), `KILL` (end every client session),
-//! `SHUTDOWN` (graceful: no new clients, running transactions finish, then
-//! exit), `BAN` / `UNBAN` a node (no replica reads, never promoted).
+//! `SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS]` (the safe and the
+//! super-safe shutdowns of [`crate::drain`]), `BAN` / `UNBAN` a node (no
+//! replica reads, never promoted).
 
 use super::result::ResultSet;
 use crate::config::Endpoint;
 use crate::context::Context;
 use crate::protocol::{ErrorResponse, SqlState};
-use std::time::{Duration, Instant};
-
-/// How long SHUTDOWN waits for running transactions.
-const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 
 /// `RECONNECT`: idle server connections are closed now, busy ones when
 /// their transaction ends; new ones are opened on demand.
@@ -36,38 +33,27 @@ pub fn kill(ctx: &Context) -> ResultSet {
     ResultSet::command("KILL")
 }
 
-/// `SHUTDOWN`: refuse new clients, hold new transactions, wait for the
-/// running ones, end every session and let the process exit.
-pub async fn shutdown(ctx: &Context) -> Result<ResultSet, ErrorResponse> {
-    ctx.sessions.begin_shutdown();
-    ctx.pause.pause();
-    let started = Instant::now();
-    loop {
-        let active: usize = ctx
-            .users
-            .values()
-            .map(|u| u.all_pools().map(|p| p.stats().active).sum::<usize>())
-            .sum();
-        if active == 0 {
-            break;
-        }
-        if started.elapsed() > DRAIN_LIMIT {
-            tracing::warn!(
-                active,
-                "SHUTDOWN: transactions still running after {DRAIN_LIMIT:?}; ending them"
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let n = ctx.sessions.kill(false);
-    tracing::info!(
-        sessions = n,
-        "SHUTDOWN: every client session ended; exiting"
-    );
+/// `SHUTDOWN` and `SHUTDOWN WAIT_FOR_SERVERS` (safe shutdown, as SIGINT):
+/// refuse new clients, hold new transactions, wait for the running ones,
+/// end every session and let the process exit.
+pub async fn shutdown(ctx: &Context) -> ResultSet {
+    crate::drain::wait_for_servers(ctx).await;
+    exit(ctx);
+    ResultSet::command("SHUTDOWN")
+}
+
+/// `SHUTDOWN WAIT_FOR_CLIENTS` (super-safe shutdown, as SIGTERM): each
+/// client ends at its transaction boundary, then the process exits.
+pub async fn shutdown_wait_for_clients(ctx: &Context) -> ResultSet {
+    crate::drain::drain(ctx).await;
+    exit(ctx);
+    ResultSet::command("SHUTDOWN")
+}
+
+/// Tells the process to exit.
+fn exit(ctx: &Context) {
     ctx.sessions.shutdown.notify_waiters();
     ctx.sessions.shutdown.notify_one();
-    Ok(ResultSet::command("SHUTDOWN"))
 }
 
 /// Parses `host:port` naming a configured node.

@@ -5,8 +5,11 @@
 //! command family has a file of its own.
 
 mod control;
+mod disable;
+mod kill_client;
 mod pause;
 mod result;
+mod set;
 mod show_clients;
 mod show_config;
 mod show_databases;
@@ -16,11 +19,13 @@ mod show_misc;
 mod show_nodes;
 mod show_pgbouncer;
 mod show_pools;
+mod show_prepared;
 mod show_routes;
 mod show_servers;
 mod show_stats;
 mod switchover;
 mod unsupported;
+mod wait_close;
 
 use crate::context::Context;
 use crate::protocol::builder;
@@ -76,7 +81,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "SHOW STATS summed over all shards, one row each",
     ),
     ("SHOW USERS", "each configured user: limits and connections"),
-    ("SHOW STATE", "active, paused, suspended"),
+    ("SHOW STATE", "active, paused, suspended (never: no SUSPEND)"),
     (
         "SHOW DNS_HOSTS",
         "empty: no DNS cache (also SHOW DNS_ZONES, SHOW PEERS, SHOW PEER_POOLS)",
@@ -135,11 +140,32 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "SHUTDOWN",
-        "refuse new clients, let transactions finish, end sessions, exit",
+        "safe shutdown (also SHUTDOWN WAIT_FOR_SERVERS, SIGINT): refuse new clients, let transactions finish, end sessions, exit",
     ),
     (
         "SHUTDOWN WAIT_FOR_CLIENTS",
-        "drain: each client ends at its transaction boundary (57P01), then exit",
+        "super-safe shutdown (SIGTERM): each client ends at its transaction boundary (57P01), then exit",
+    ),
+    (
+        "SET",
+        "SET <key> = <value>: change a live setting (SHOW CONFIG changeable = yes) until the next RELOAD",
+    ),
+    (
+        "DISABLE",
+        "DISABLE <db>: refuse new client logins (57P03); sessions already in stay",
+    ),
+    ("ENABLE", "ENABLE <db>: accept client logins again"),
+    (
+        "KILL_CLIENT",
+        "KILL_CLIENT <id>: end one client session (the id of SHOW CLIENTS)",
+    ),
+    (
+        "WAIT_CLOSE",
+        "WAIT_CLOSE [<db>]: wait until the server connections RECONNECT marked close_needed are closed",
+    ),
+    (
+        "SHOW PREPARED_STATEMENTS",
+        "the proxy-wide prepared statements: name on the servers, text, parameter types",
     ),
     (
         "BAN",
@@ -251,6 +277,7 @@ pub async fn execute(
         ["show", "dns_zones"] => Ok(show_pgbouncer::dns_zones()),
         ["show", "peers"] => Ok(show_pgbouncer::peers()),
         ["show", "peer_pools"] => Ok(show_pgbouncer::peer_pools()),
+        ["show", "prepared_statements"] => Ok(show_prepared::prepared_statements(ctx)),
         ["pause", ..]
         | ["resume", ..]
         | ["reload"]
@@ -261,6 +288,11 @@ pub async fn execute(
         | ["shutdown", _]
         | ["ban", ..]
         | ["unban", ..]
+        | ["set", ..]
+        | ["disable", ..]
+        | ["enable", ..]
+        | ["kill_client", ..]
+        | ["wait_close", ..]
             if role != AdminRole::Admin =>
         {
             Err(ErrorResponse::error(
@@ -271,6 +303,13 @@ pub async fn execute(
                 ),
             ))
         }
+        // A database argument must name the one database served; the
+        // command then acts on all of it.
+        ["pause" | "resume" | "reconnect" | "kill", db]
+            if disable::served_database(ctx, db).is_err() =>
+        {
+            disable::served_database(ctx, db).map(|_| ResultSet::command(""))
+        }
         ["pause"] | ["pause", _] => pause::pause(ctx).await,
         ["resume"] | ["resume", _] => Ok(pause::resume(ctx)),
         ["switchover", shard] => switchover::switchover(ctx, shard, None).await,
@@ -279,13 +318,22 @@ pub async fn execute(
         }
         ["reconnect"] | ["reconnect", _] => Ok(control::reconnect(ctx)),
         ["kill"] | ["kill", _] => Ok(control::kill(ctx)),
-        ["shutdown"] => control::shutdown(ctx).await,
-        ["shutdown", "wait_for_clients"] => {
-            crate::drain::drain(ctx).await;
-            ctx.sessions.shutdown.notify_waiters();
-            ctx.sessions.shutdown.notify_one();
-            Ok(ResultSet::command("SHUTDOWN"))
-        }
+        ["shutdown"] | ["shutdown", "wait_for_servers"] => Ok(control::shutdown(ctx).await),
+        ["shutdown", "wait_for_clients"] => Ok(control::shutdown_wait_for_clients(ctx).await),
+        ["shutdown", _] => Err(ErrorResponse::error(
+            SqlState::FromServer(*b"42601"),
+            format!("unknown SHUTDOWN mode \"{}\"", words[1]),
+        )
+        .with_hint("write SHUTDOWN, SHUTDOWN WAIT_FOR_SERVERS or SHUTDOWN WAIT_FOR_CLIENTS")),
+        ["set", ..] => set::set(ctx, sql),
+        ["disable", db] => disable::set(ctx, db, true),
+        ["enable", db] => disable::set(ctx, db, false),
+        ["disable"] => Err(disable::needs_argument("DISABLE", "database")),
+        ["enable"] => Err(disable::needs_argument("ENABLE", "database")),
+        ["kill_client", id] => kill_client::kill_client(ctx, id),
+        ["kill_client"] => Err(disable::needs_argument("KILL_CLIENT", "id")),
+        ["wait_close"] => wait_close::wait_close(ctx, None).await,
+        ["wait_close", db] => wait_close::wait_close(ctx, Some(db)).await,
         ["ban", node] => control::ban(ctx, node),
         ["unban", node] => control::unban(ctx, node),
         ["reload"] => match crate::reload::reload(ctx) {

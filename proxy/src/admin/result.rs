@@ -1,5 +1,7 @@
 //! Result sets the console returns: real RowDescription and DataRow
-//! messages with text (25) and bigint (20) columns.
+//! messages (values in text format) whose column types are the ones
+//! PgBouncer 1.25 declares: text (25), int4 (23), int8 (20) and numeric
+//! (1700).
 
 use crate::protocol::builder;
 use bytes::{BufMut, BytesMut};
@@ -9,8 +11,24 @@ use bytes::{BufMut, BytesMut};
 pub enum Kind {
     /// text
     Text,
-    /// bigint
+    /// bigint (int8)
     Int,
+    /// integer (int4)
+    Int4,
+    /// numeric (PgBouncer's statistics)
+    Numeric,
+}
+
+impl Kind {
+    /// The type OID and the type size RowDescription carries.
+    pub fn oid_and_size(self) -> (i32, i16) {
+        match self {
+            Kind::Text => (25, -1),
+            Kind::Int => (20, 8),
+            Kind::Int4 => (23, 4),
+            Kind::Numeric => (1700, -1),
+        }
+    }
 }
 
 /// Rows to send, or a bare command tag.
@@ -59,10 +77,7 @@ impl ResultSet {
                 builder::put_cstr(b, name.as_bytes());
                 b.put_i32(0);
                 b.put_i16(0);
-                let (oid, size) = match kind {
-                    Kind::Text => (25, -1),
-                    Kind::Int => (20, 8),
-                };
+                let (oid, size) = kind.oid_and_size();
                 b.put_i32(oid);
                 b.put_i16(size);
                 b.put_i32(-1);
@@ -80,4 +95,38 @@ impl ResultSet {
 /// A text value.
 pub fn text(v: impl ToString) -> Option<String> {
     Some(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_description_carries_each_type() {
+        let r = ResultSet::new(&[
+            ("a", Kind::Text),
+            ("b", Kind::Int4),
+            ("c", Kind::Int),
+            ("d", Kind::Numeric),
+        ]);
+        let mut out = BytesMut::new();
+        r.encode(&mut out);
+        assert_eq!(out[0], b'T');
+        let mut at = 7; // tag, length, column count
+        let mut types = Vec::new();
+        for _ in 0..4 {
+            let end = at + out[at..].iter().position(|&b| b == 0).unwrap_or(0);
+            let oid_at = end + 1 + 6;
+            let oid = i32::from_be_bytes([
+                out[oid_at],
+                out[oid_at + 1],
+                out[oid_at + 2],
+                out[oid_at + 3],
+            ]);
+            let size = i16::from_be_bytes([out[oid_at + 4], out[oid_at + 5]]);
+            types.push((oid, size));
+            at = oid_at + 12;
+        }
+        assert_eq!(types, [(25, -1), (23, 4), (20, 8), (1700, -1)]);
+    }
 }

@@ -1,7 +1,11 @@
 //! `SHOW CLIENTS`: one row per client session, with PgBouncer 1.25's
-//! columns in its order, then `server_pid` (the backend in use). `link` is
-//! that backend's pid in hex; `local_addr`/`local_port` are the listen
-//! address; the time of the latest request is not recorded (NULL).
+//! columns and types in its order, then `server_pid` (the backend in use).
+//! `id` is what KILL_CLIENT takes; `link` is the backend's pid in hex;
+//! `local_addr`/`local_port` are the proxy's end of the connection;
+//! `application_name` is the one sent at login; `tls` says `TLS` for an
+//! encrypted client (the version is not recorded). Not recorded: the time
+//! of the latest request (NULL), how long the client waits (`wait` 0) and
+//! its prepared statements (0; SHOW PREPARED_STATEMENTS lists them all).
 
 use super::result::{text, Kind, ResultSet};
 use crate::context::Context;
@@ -33,34 +37,40 @@ pub fn format_time(t: SystemTime) -> String {
     )
 }
 
+/// PgBouncer 1.25's columns of SHOW CLIENTS and SHOW SERVERS, with its
+/// types (the two times are text, as PgBouncer sends them).
+pub const SOCKET_COLUMNS: [(&str, Kind); 21] = [
+    ("type", Kind::Text),
+    ("user", Kind::Text),
+    ("database", Kind::Text),
+    ("replication", Kind::Text),
+    ("state", Kind::Text),
+    ("addr", Kind::Text),
+    ("port", Kind::Int4),
+    ("local_addr", Kind::Text),
+    ("local_port", Kind::Int4),
+    ("connect_time", Kind::Text),
+    ("request_time", Kind::Text),
+    ("wait", Kind::Int4),
+    ("wait_us", Kind::Int4),
+    ("close_needed", Kind::Int4),
+    ("ptr", Kind::Text),
+    ("link", Kind::Text),
+    ("remote_pid", Kind::Int4),
+    ("tls", Kind::Text),
+    ("application_name", Kind::Text),
+    ("prepared_statements", Kind::Int4),
+    ("id", Kind::Int4),
+];
+
 /// `SHOW CLIENTS`.
 pub fn clients(ctx: &Context) -> ResultSet {
-    let mut r = ResultSet::new(&[
-        ("type", Kind::Text),
-        ("user", Kind::Text),
-        ("database", Kind::Text),
-        ("replication", Kind::Text),
-        ("state", Kind::Text),
-        ("addr", Kind::Text),
-        ("port", Kind::Int),
-        ("local_addr", Kind::Text),
-        ("local_port", Kind::Int),
-        ("connect_time", Kind::Text),
-        ("request_time", Kind::Text),
-        ("wait", Kind::Int),
-        ("wait_us", Kind::Int),
-        ("close_needed", Kind::Int),
-        ("ptr", Kind::Text),
-        ("link", Kind::Text),
-        ("remote_pid", Kind::Int),
-        ("tls", Kind::Text),
-        ("application_name", Kind::Text),
-        ("prepared_statements", Kind::Int),
-        ("id", Kind::Int),
+    let mut columns = SOCKET_COLUMNS.to_vec();
+    columns.extend([
         // shardwire's own: the backend pid of the server in use.
-        ("server_pid", Kind::Int),
+        ("server_pid", Kind::Int4),
     ]);
-    let local = ctx.config.proxy.listen.parse::<std::net::SocketAddr>().ok();
+    let mut r = ResultSet::new(&columns);
     let mut clients = ctx.cancels.clients();
     clients.sort_by_key(|(_, slot)| slot.info.connected_at);
     for ((pid, _), slot) in clients {
@@ -72,6 +82,8 @@ pub fn clients(ctx: &Context) -> ResultSet {
         } else {
             "idle"
         };
+        let login = slot.login.get().cloned().unwrap_or_default();
+        let local = login.local_addr;
         r.row(vec![
             text("C"),
             text(&slot.info.user),
@@ -91,8 +103,8 @@ pub fn clients(ctx: &Context) -> ResultSet {
             text(format!("{pid:x}")),
             target.map(|t| format!("{:x}", t.pid)),
             text(0),
-            text(""),
-            text(""),
+            text(if login.tls { "TLS" } else { "" }),
+            text(&login.application_name),
             text(0),
             text(pid),
             target.map(|t| t.pid.to_string()),

@@ -9,23 +9,24 @@ pub fn databases(ctx: &Context) -> ResultSet {
     let mut r = ResultSet::new(&[
         ("name", Kind::Text),
         ("host", Kind::Text),
-        ("port", Kind::Int),
+        ("port", Kind::Int4),
         ("database", Kind::Text),
         ("force_user", Kind::Text),
-        ("pool_size", Kind::Int),
-        ("min_pool_size", Kind::Int),
-        ("reserve_pool_size", Kind::Int),
-        ("server_lifetime", Kind::Int),
+        ("pool_size", Kind::Int4),
+        ("min_pool_size", Kind::Int4),
+        ("reserve_pool_size", Kind::Int4),
+        ("server_lifetime", Kind::Int4),
         ("pool_mode", Kind::Text),
         ("load_balance_hosts", Kind::Text),
-        ("max_connections", Kind::Int),
-        ("current_connections", Kind::Int),
-        ("max_client_connections", Kind::Int),
-        ("current_client_connections", Kind::Int),
-        ("paused", Kind::Int),
-        ("disabled", Kind::Int),
-        ("shard", Kind::Int),
+        ("max_connections", Kind::Int4),
+        ("current_connections", Kind::Int4),
+        ("max_client_connections", Kind::Int4),
+        ("current_client_connections", Kind::Int4),
+        ("paused", Kind::Int4),
+        ("disabled", Kind::Int4),
+        ("shard", Kind::Int4),
     ]);
+    let disabled = ctx.sessions.is_disabled(&ctx.config.proxy.database);
     for (k, shard) in ctx.config.shards.iter().enumerate() {
         let open: usize = ctx
             .users
@@ -59,8 +60,8 @@ pub fn databases(ctx: &Context) -> ResultSet {
             text(open),
             text(ctx.config.proxy.max_client_connections),
             text(ctx.metrics.clients.get().max(0)),
-            text(0),
-            text(0),
+            text(i32::from(ctx.pause.is_paused())),
+            text(i32::from(disabled)),
             text(k),
         ]);
     }

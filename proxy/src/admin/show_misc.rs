@@ -25,7 +25,7 @@ pub fn version() -> ResultSet {
 
 /// `SHOW LISTS`.
 pub fn lists(ctx: &Context) -> ResultSet {
-    let mut r = ResultSet::new(&[("list", Kind::Text), ("items", Kind::Int)]);
+    let mut r = ResultSet::new(&[("list", Kind::Text), ("items", Kind::Int4)]);
     let pools: Vec<_> = ctx
         .users
         .values()

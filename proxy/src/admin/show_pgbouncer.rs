@@ -14,13 +14,14 @@ use crate::context::Context;
 pub fn users(ctx: &Context) -> ResultSet {
     let mut r = ResultSet::new(&[
         ("name", Kind::Text),
-        ("pool_size", Kind::Int),
-        ("reserve_pool_size", Kind::Int),
+        // PgBouncer sends the two pool sizes as text (blank: not set).
+        ("pool_size", Kind::Text),
+        ("reserve_pool_size", Kind::Text),
         ("pool_mode", Kind::Text),
-        ("max_user_connections", Kind::Int),
-        ("current_connections", Kind::Int),
-        ("max_user_client_connections", Kind::Int),
-        ("current_client_connections", Kind::Int),
+        ("max_user_connections", Kind::Int4),
+        ("current_connections", Kind::Int4),
+        ("max_user_client_connections", Kind::Int4),
+        ("current_client_connections", Kind::Int4),
     ]);
     let mut users: Vec<_> = ctx.users.values().collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
@@ -71,27 +72,27 @@ pub fn dns_zones() -> ResultSet {
     ResultSet::new(&[
         ("zonename", Kind::Text),
         ("serial", Kind::Int),
-        ("count", Kind::Int),
+        ("count", Kind::Int4),
     ])
 }
 
 /// `SHOW PEERS` (always empty).
 pub fn peers() -> ResultSet {
     ResultSet::new(&[
-        ("peer_id", Kind::Int),
+        ("peer_id", Kind::Int4),
         ("host", Kind::Text),
-        ("port", Kind::Int),
-        ("pool_size", Kind::Int),
+        ("port", Kind::Int4),
+        ("pool_size", Kind::Int4),
     ])
 }
 
 /// `SHOW PEER_POOLS` (always empty).
 pub fn peer_pools() -> ResultSet {
     ResultSet::new(&[
-        ("database", Kind::Text),
-        ("cl_active_cancel_req", Kind::Int),
-        ("cl_waiting_cancel_req", Kind::Int),
-        ("sv_active_cancel", Kind::Int),
-        ("sv_login", Kind::Int),
+        ("peer_id", Kind::Int4),
+        ("cl_active_cancel_req", Kind::Int4),
+        ("cl_waiting_cancel_req", Kind::Int4),
+        ("sv_active_cancel", Kind::Int4),
+        ("sv_login", Kind::Int4),
     ])
 }

@@ -1,38 +1,20 @@
 //! `SHOW SERVERS`: one row per open server connection, with PgBouncer
-//! 1.25's columns in its order, then its shard. Not recorded yet (NULL):
-//! the local end, the last request time and the paired client.
+//! 1.25's columns and types in its order, then its shard. `close_needed`
+//! is 1 once RECONNECT (or a failover) made the connection one to close
+//! when its client releases it (see WAIT_CLOSE). `local_addr`/`local_port`
+//! are the proxy's end (NULL over TLS). Not recorded (NULL): the last
+//! request time and the paired client.
 
 use super::result::{text, Kind, ResultSet};
-use super::show_clients::format_time;
+use super::show_clients::{format_time, SOCKET_COLUMNS};
 use crate::context::Context;
 use std::sync::atomic::Ordering;
 
 /// `SHOW SERVERS`.
 pub fn servers(ctx: &Context) -> ResultSet {
-    let mut r = ResultSet::new(&[
-        ("type", Kind::Text),
-        ("user", Kind::Text),
-        ("database", Kind::Text),
-        ("replication", Kind::Text),
-        ("state", Kind::Text),
-        ("addr", Kind::Text),
-        ("port", Kind::Int),
-        ("local_addr", Kind::Text),
-        ("local_port", Kind::Int),
-        ("connect_time", Kind::Text),
-        ("request_time", Kind::Text),
-        ("wait", Kind::Int),
-        ("wait_us", Kind::Int),
-        ("close_needed", Kind::Int),
-        ("ptr", Kind::Text),
-        ("link", Kind::Text),
-        ("remote_pid", Kind::Int),
-        ("tls", Kind::Text),
-        ("application_name", Kind::Text),
-        ("prepared_statements", Kind::Int),
-        ("id", Kind::Int),
-        ("shard", Kind::Int),
-    ]);
+    let mut columns = SOCKET_COLUMNS.to_vec();
+    columns.extend([("shard", Kind::Int4)]);
+    let mut r = ResultSet::new(&columns);
     let mut servers = ctx.servers.entries();
     servers.sort_by_key(|s| (s.shard, s.connected_at));
     for s in servers {
@@ -49,17 +31,17 @@ pub fn servers(ctx: &Context) -> ResultSet {
             text(state),
             text(s.addr.ip()),
             text(s.addr.port()),
-            // The local end and the paired client are not recorded.
-            None,
-            None,
+            s.local_addr.map(|a| a.ip().to_string()),
+            s.local_addr.map(|a| a.port().to_string()),
             text(format_time(s.connected_at)),
             None,
             text(0),
             text(0),
-            text(0),
+            text(i32::from(s.close_needed())),
             text(format!("{:x}", s.pid)),
             None,
             text(s.pid),
+            // TLS details and the server's application_name are not kept.
             text(""),
             text(""),
             text(0),

@@ -4,7 +4,7 @@
 //! refuses to keep connections opened under an older primary.
 
 use super::conn::{ServerConn, ServerConnError, ServerTarget};
-use super::registry::{ServerEntry, ServerRegistry};
+use super::registry::{OpenedUnder, ServerEntry, ServerRegistry};
 use crate::topology::ShardState;
 use shardwire_pool::Manager;
 use std::sync::Arc;
@@ -67,15 +67,25 @@ impl Manager for ServerManager {
         let target = self.target();
         let mut conn = ServerConn::connect(&target).await?;
         conn.generation = generation;
-        conn.registration = Some(self.registry.register(ServerEntry {
-            user: target.user.clone(),
-            database: target.database.clone(),
-            shard: target.shard,
-            addr: conn.addr,
-            pid: conn.backend_pid,
-            connected_at: std::time::SystemTime::now(),
-            in_use: std::sync::atomic::AtomicBool::new(false),
-        }));
+        conn.registration = Some(
+            self.registry.register(ServerEntry {
+                user: target.user.clone(),
+                database: target.database.clone(),
+                shard: target.shard,
+                addr: conn.addr,
+                local_addr: match &conn.stream {
+                    crate::socket::Socket::Tcp(s) => s.local_addr().ok(),
+                    crate::socket::Socket::Bridged(_) => None,
+                },
+                pid: conn.backend_pid,
+                connected_at: std::time::SystemTime::now(),
+                in_use: std::sync::atomic::AtomicBool::new(false),
+                opened_under: self
+                    .shard
+                    .clone()
+                    .map(|shard| OpenedUnder { shard, generation }),
+            }),
+        );
         Ok(conn)
     }
 

@@ -19,12 +19,46 @@ pub struct ServerEntry {
     pub shard: u32,
     /// Server address.
     pub addr: SocketAddr,
+    /// The proxy's end (None over TLS, where a bridge task owns the socket).
+    pub local_addr: Option<SocketAddr>,
     /// Backend process id.
     pub pid: i32,
     /// When it logged in.
     pub connected_at: SystemTime,
     /// A client holds it.
     pub in_use: AtomicBool,
+    /// The shard and the primary generation it was opened under (a
+    /// shard primary's connection); None for a fixed server.
+    pub opened_under: Option<OpenedUnder>,
+}
+
+/// The shard and primary generation a connection was opened under.
+pub struct OpenedUnder {
+    /// The shard.
+    pub shard: Arc<crate::topology::ShardState>,
+    /// Its generation then.
+    pub generation: u64,
+}
+
+impl std::fmt::Debug for OpenedUnder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "shard {} generation {}",
+            self.shard.index, self.generation
+        )
+    }
+}
+
+impl ServerEntry {
+    /// The shard's generation moved on since it opened (RECONNECT, a
+    /// failover): it is closed when its client releases it, or before its
+    /// next use when idle.
+    pub fn close_needed(&self) -> bool {
+        self.opened_under
+            .as_ref()
+            .is_some_and(|o| o.shard.generation() != o.generation)
+    }
 }
 
 /// The open server connections.

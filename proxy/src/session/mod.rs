@@ -9,6 +9,7 @@ pub(crate) mod checkout;
 mod client_messages;
 mod describe;
 pub mod expect;
+mod killed;
 mod refusal_abort;
 mod relay;
 mod replica_reads;
@@ -36,6 +37,14 @@ pub use startup::serve_connection;
 impl Drop for Session {
     fn drop(&mut self) {
         self.ctx.metrics.clients.dec();
+        if self
+            .cancel
+            .slot
+            .killed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.say_killed();
+        }
     }
 }
 

@@ -40,6 +40,7 @@ enum Handshake {
 pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     let _ = stream.set_nodelay(true);
     let peer_addr = stream.peer_addr().ok();
+    let local_addr = stream.local_addr().ok();
     let mut stream = Socket::Tcp(stream);
     let auth_timeout = ctx.config.proxy.auth_timeout;
     let mut buf = BytesMut::new();
@@ -93,6 +94,22 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             }
         };
     }
+    if ctx.sessions.is_shutting_down() {
+        // The shutdown began while this client logged in: do not let it
+        // wait behind the paused gate for a session that will be cut off.
+        return refuse_shutting_down(&mut stream).await;
+    }
+    if ctx.sessions.is_disabled(&login.database) {
+        let e = ErrorResponse::fatal(
+            SqlState::FromServer(*b"57P03"),
+            format!(
+                "database \"{}\" does not allow new connections: an administrator ran DISABLE",
+                login.database
+            ),
+        )
+        .with_hint("retry later; ENABLE in the admin console lets clients in again");
+        return refuse(&mut stream, e).await;
+    }
     let Some(user) = login.entry.clone() else {
         return;
     };
@@ -111,7 +128,23 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     };
     let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
+    let details = crate::cancel::LoginDetails {
+        local_addr,
+        application_name: login
+            .params
+            .get("application_name")
+            .unwrap_or_default()
+            .to_owned(),
+        tls: stream.is_tls(),
+    };
     let mut session = Session::new(ctx, user, stream, peer_addr, buf, login.params);
+    let _ = session.cancel.slot.login.set(details);
+    // KILL_CLIENT finds this session's task by its connection id.
+    session
+        .cancel
+        .slot
+        .conn
+        .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let _user_slot = user_slot;
     match session.run().await {
         SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
@@ -126,7 +159,7 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
 pub async fn refuse_shutting_down<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let e = ErrorResponse::fatal(
         SqlState::AdminShutdown,
-        "shardwire is shutting down (SHUTDOWN); no new connections are accepted",
+        "shardwire is shutting down (SHUTDOWN, SIGINT or SIGTERM); no new connections are accepted",
     )
     .with_hint("connect to another shardwire instance, or retry once it has restarted");
     refuse_unread(stream, e).await;

@@ -28,6 +28,22 @@ impl StatementRegistry {
         id
     }
 
+    /// Every statement seen, by id: id, text and parameter type OIDs (for
+    /// the console's SHOW PREPARED_STATEMENTS).
+    pub fn list(&self) -> Vec<(u64, String, Vec<u32>)> {
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = ids
+            .iter()
+            .map(|(key, id)| {
+                let (sql, types) = parse_tail(key);
+                (*id, sql, types)
+            })
+            .collect();
+        drop(ids);
+        out.sort_by_key(|s| s.0);
+        out
+    }
+
     /// Number of distinct statements seen.
     pub fn len(&self) -> usize {
         self.ids.lock().unwrap_or_else(|e| e.into_inner()).len()
