@@ -48,7 +48,7 @@ use shardwire_rig::Rig;
 use callgrind::{Callgrind, FunctionCost};
 use pgbench::{Endpoint, QueryMode};
 use pgbouncer::{Launch, Pgbouncer};
-use proxy_child::ProxyChild;
+use proxy_child::{ProxyChild, POOL_SIZE};
 
 const TXNS_ENV: &str = "SHARDWIRE_BENCH_TXNS";
 const TOP_ENV: &str = "SHARDWIRE_BENCH_TOP";
@@ -137,6 +137,7 @@ async fn bench() -> anyhow::Result<()> {
         for mode in [QueryMode::Simple, QueryMode::Prepared] {
             let m = measure(
                 &cg,
+                &node,
                 &pgbench_bin,
                 "shardwire",
                 shardwire.pid(),
@@ -183,6 +184,7 @@ async fn bench() -> anyhow::Result<()> {
                 for mode in modes {
                     let m = measure(
                         &cg,
+                        &node,
                         &pgbench_bin,
                         "pgbouncer",
                         bouncer.pid(),
@@ -206,6 +208,7 @@ async fn bench() -> anyhow::Result<()> {
 #[allow(clippy::too_many_arguments)]
 async fn measure(
     cg: &Callgrind,
+    node: &shardwire_rig::Node,
     pgbench_bin: &Path,
     pooler: &'static str,
     pid: u32,
@@ -216,12 +219,27 @@ async fn measure(
 ) -> anyhow::Result<Measured> {
     let at = Endpoint { port };
     let user = postgres::IDLE_USER;
-    eprintln!("  {pooler} {}: warm-up", mode.as_str());
-    let warm =
-        pgbench::fixed_count(pgbench_bin, at, user, mode, CLIENTS, WARM_UP_PER_CLIENT).await?;
-    if warm.failed > 0 {
-        bail!("{} transactions failed in the warm-up", warm.failed);
+    // Warm up until the pool holds all its server connections: a server
+    // login in the window would add a SCRAM key derivation (millions of
+    // instructions) to a transaction count it has nothing to do with.
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        eprintln!("  {pooler} {}: warm-up {rounds}", mode.as_str());
+        let warm =
+            pgbench::fixed_count(pgbench_bin, at, user, mode, CLIENTS, WARM_UP_PER_CLIENT).await?;
+        if warm.failed > 0 {
+            bail!("{} transactions failed in the warm-up", warm.failed);
+        }
+        let open = server_connections(node).await?;
+        if open >= u64::from(POOL_SIZE) {
+            break;
+        }
+        if rounds == 20 {
+            bail!("the pool opened only {open} of {POOL_SIZE} server connections in {rounds} warm-ups");
+        }
     }
+    let before = server_connections(node).await?;
     cg.zero(pid)?;
     eprintln!(
         "  {pooler} {}: {} transactions",
@@ -233,8 +251,16 @@ async fn measure(
     if run.failed > 0 {
         bail!("{} transactions failed", run.failed);
     }
+    let after = server_connections(node).await?;
+    if after != before {
+        bail!("the pool went from {before} to {after} server connections during the measured run");
+    }
     let kept = keep(&dump, pooler, mode)?;
-    eprintln!("  {pooler} {}: dump kept in {}", mode.as_str(), kept.display());
+    eprintln!(
+        "  {pooler} {}: dump kept in {}",
+        mode.as_str(),
+        kept.display()
+    );
     Ok(Measured {
         pooler,
         mode,
@@ -242,6 +268,19 @@ async fn measure(
         instructions: callgrind::total(&dump)?,
         top: callgrind::top_inclusive(&dump, top)?,
     })
+}
+
+/// Server connections the poolers hold to PostgreSQL (as the trust user).
+async fn server_connections(node: &shardwire_rig::Node) -> anyhow::Result<u64> {
+    let client = node.connect_superuser().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+            &[&postgres::IDLE_USER],
+        )
+        .await
+        .context("counting the poolers' server connections")?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
 /// Copies a dump to `target/bench-instructions/<pooler>-<mode>.callgrind`

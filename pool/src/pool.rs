@@ -109,7 +109,7 @@ impl<M: Manager> Pool<M> {
                     // connection is dropped before its slot is released.
                     let slot = OpenSlot::new(shared);
                     let mut entry = entry;
-                    match timeout_at(deadline, shared.manager.check(&mut entry.conn)).await {
+                    match timeout_at(deadline, shared.manager.check(&mut *entry.conn)).await {
                         Ok(Ok(())) => {
                             slot.keep();
                             return Ok(self.hand_out(entry, start, waited));
@@ -161,6 +161,16 @@ impl<M: Manager> Pool<M> {
             }
             now = Instant::now();
         }
+    }
+
+    /// An idle connection if one can be handed out without waiting (nobody
+    /// queued, no health check due), else `None`: the caller then uses
+    /// [`get`](Pool::get). Spares a caller the future of `get` when the
+    /// pool has a connection ready, which is the common case.
+    pub fn try_get(&self) -> Option<Pooled<M>> {
+        let start = Instant::now();
+        let entry = self.handle.shared.try_take_ready(start)?;
+        Some(self.hand_out(entry, start, false))
     }
 
     fn hand_out(&self, entry: Entry<M::Conn>, start: Instant, waited: bool) -> Pooled<M> {

@@ -21,7 +21,7 @@ use crate::shared::{Entry, Shared};
 /// caller, or to the idle stack.
 pub struct Pooled<M: Manager> {
     /// Always initialised; taken exactly once, in `Drop`.
-    conn: ManuallyDrop<M::Conn>,
+    conn: ManuallyDrop<Box<M::Conn>>,
     created: Instant,
     shared: Arc<Shared<M>>,
     discard: bool,
@@ -53,13 +53,13 @@ impl<M: Manager> Deref for Pooled<M> {
     type Target = M::Conn;
 
     fn deref(&self) -> &M::Conn {
-        &self.conn
+        &**self.conn
     }
 }
 
 impl<M: Manager> DerefMut for Pooled<M> {
     fn deref_mut(&mut self) -> &mut M::Conn {
-        &mut self.conn
+        &mut **self.conn
     }
 }
 
@@ -69,7 +69,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
-            .field("conn", &*self.conn)
+            .field("conn", &**self.conn)
             .field("age", &self.age())
             .finish()
     }

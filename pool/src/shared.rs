@@ -27,9 +27,10 @@ use crate::slot::ConnectSlot;
 use crate::stats::{Counters, PoolStats};
 use crate::waiter::{Delivery, Waiter};
 
-/// An established connection and its birth time.
+/// An established connection and its birth time. The connection is boxed
+/// so that a checkout or a return moves a pointer, not the connection.
 pub(crate) struct Entry<C> {
-    pub(crate) conn: C,
+    pub(crate) conn: Box<C>,
     pub(crate) created: Instant,
 }
 
@@ -199,6 +200,23 @@ impl<M: Manager> Shared<M> {
             self.spawn_connect(Purpose::Waiter);
         }
         (Step::Wait { id, rx }, timeout)
+    }
+
+    /// An idle connection that can be handed out at once (nobody queued,
+    /// no health check due, within its lifetime), else `None` and nothing
+    /// changes.
+    pub(crate) fn try_take_ready(&self, now: Instant) -> Option<Entry<M::Conn>> {
+        let mut st = self.lock();
+        if st.closed || !st.waiters.is_empty() {
+            return None;
+        }
+        let idle = st.idle.last()?;
+        let ready = !lifetime_expired(st.config.max_lifetime, idle.entry.created, now)
+            && now.saturating_duration_since(idle.idle_since) <= st.config.health_check_after;
+        if !ready {
+            return None;
+        }
+        st.idle.pop().map(|idle| idle.entry)
     }
 
     /// Take back a healthy, reusable connection: hand it to the first

@@ -50,7 +50,7 @@ impl<M: Manager> ConnectSlot<M> {
             return Err(conn);
         }
         Ok(Entry {
-            conn,
+            conn: Box::new(conn),
             created: Instant::now(),
         })
     }

@@ -10,3 +10,4 @@ mod lifecycle;
 mod sizing;
 mod stats;
 mod timeouts;
+mod try_get;

@@ -119,31 +119,46 @@ impl Session {
 
     /// Attaches a connection to `shard`'s primary. Must not be attached.
     pub(super) async fn attach_to(&mut self, shard: u32) -> Result<(), ErrorResponse> {
-        let waiting = std::time::Instant::now();
-        self.cancel
-            .slot
-            .waiting
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        // Boxed: waiting out a failover keeps sizeable state, which would
-        // otherwise be reserved in every session's task.
-        let checkout = Box::pin(super::checkout::primary_connection(
-            &self.ctx, &self.user, shard,
-        ))
-        .await;
-        self.cancel
-            .slot
-            .waiting
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.user.shard_traffic.get(shard as usize) {
-            let waited = waiting.elapsed();
-            t.wait_time_us.inc_by(waited.as_micros() as u64);
-            t.checkout_wait_seconds.observe(waited.as_secs_f64());
-        }
+        let traffic = self.user.shard_traffic.get(shard as usize);
+        let checkout =
+            match super::checkout::ready_primary_connection(&self.ctx, &self.user, shard) {
+                Some(conn) => {
+                    if let Some(t) = traffic {
+                        t.checkout_wait_seconds.observe(0.0);
+                    }
+                    Ok(conn)
+                }
+                None => {
+                    let waiting = std::time::Instant::now();
+                    self.cancel
+                        .slot
+                        .waiting
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    // Boxed: waiting out a failover keeps sizeable state,
+                    // which would otherwise be reserved in every session's
+                    // task.
+                    let checkout = Box::pin(super::checkout::primary_connection(
+                        &self.ctx, &self.user, shard,
+                    ))
+                    .await;
+                    self.cancel
+                        .slot
+                        .waiting
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    if let Some(t) = traffic {
+                        let waited = waiting.elapsed();
+                        t.wait_time_us.inc_by(waited.as_micros() as u64);
+                        t.checkout_wait_seconds.observe(waited.as_secs_f64());
+                    }
+                    checkout
+                }
+            };
         let mut conn = checkout?;
         // A value the server refuses (e.g. a bad TimeZone) is the client's
         // error; the connection itself is fine unless marked broken.
-        apply_params(&mut conn, &self.wanted).await?;
-        self.wanted.adopt_spelling(&conn.params);
+        if apply_params(&mut conn, &self.wanted).await? {
+            self.wanted.adopt_spelling(&conn.params);
+        }
         self.cancel.slot.set(Some(CancelTarget {
             addr: conn.addr,
             pid: conn.backend_pid,
@@ -302,16 +317,18 @@ impl Session {
     }
 }
 
-/// Brings a server's session parameters in line with a client's.
+/// Brings the server's session parameters in line with `wanted`; true if
+/// it had to change any (the server may then spell values its own way).
 pub(crate) async fn apply_params(
     conn: &mut ServerConn,
     wanted: &ParamMap,
-) -> Result<(), ErrorResponse> {
-    if let Some(sql) = conn.params.sync_sql(wanted) {
-        internal_query(conn, &sql, true).await?;
-        conn.params.applied(wanted);
-    }
-    Ok(())
+) -> Result<bool, ErrorResponse> {
+    let Some(sql) = conn.params.sync_sql(wanted) else {
+        return Ok(false);
+    };
+    internal_query(conn, &sql, true).await?;
+    conn.params.applied(wanted);
+    Ok(true)
 }
 
 /// Runs a query of the proxy's own on a server, bounded in time; a timeout

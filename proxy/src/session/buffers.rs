@@ -68,7 +68,14 @@ mod tests {
         let (again, _) = stash.take();
         assert!(again.is_empty(), "a reused buffer comes back empty");
         assert_eq!(again.as_ptr(), ptr, "the same allocation is handed out");
-        stash.give_back(BytesMut::with_capacity(1 << 20), BytesMut::with_capacity(BUFFER_CAPACITY));
-        assert_eq!(stash.lock().len(), 0, "a buffer grown for a large result is freed");
+        stash.give_back(
+            BytesMut::with_capacity(1 << 20),
+            BytesMut::with_capacity(BUFFER_CAPACITY),
+        );
+        assert_eq!(
+            stash.lock().len(),
+            0,
+            "a buffer grown for a large result is freed"
+        );
     }
 }

@@ -11,6 +11,32 @@ use crate::server::ServerManager;
 use shardwire_pool::{PoolError, Pooled};
 use std::time::Instant;
 
+/// A connection to `shard`'s current primary if one is ready now: not
+/// paused, the shard's gate open, an idle connection opened under the
+/// current primary. Else `None`, and the caller waits in
+/// [`primary_connection`]. Most transactions take this path, which needs
+/// no future of its own.
+pub(crate) fn ready_primary_connection(
+    ctx: &Context,
+    user: &UserEntry,
+    shard: u32,
+) -> Option<Pooled<ServerManager>> {
+    let pool = user.shard_pools.get(shard as usize)?;
+    if ctx.pause.is_paused() {
+        return None;
+    }
+    let Some(state) = ctx.topology.shard(shard) else {
+        return pool.try_get();
+    };
+    if state.gate.is_paused() {
+        return None;
+    }
+    let conn = pool.try_get()?;
+    // Opened under an earlier primary: back to the pool (which closes it)
+    // and the slow path opens one to the current primary.
+    (conn.generation == state.generation()).then_some(conn)
+}
+
 /// A checked-out connection to `shard`'s current primary.
 pub(crate) async fn primary_connection(
     ctx: &Context,
