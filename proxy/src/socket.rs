@@ -19,20 +19,25 @@ pub enum Socket {
 }
 
 impl Socket {
-    /// Waits until it may be readable.
+    /// Waits until it may be readable. Uses the socket's single reader
+    /// slot (`poll_read_ready`), not tokio's list of readiness waiters
+    /// (a lock and a list entry per wait): one task at a time may wait,
+    /// which is how sessions use their sockets.
     pub async fn readable(&self) -> io::Result<()> {
-        match self {
-            Socket::Tcp(s) => s.readable().await,
-            Socket::Bridged(s) => s.readable().await,
-        }
+        std::future::poll_fn(|cx| match self {
+            Socket::Tcp(s) => s.poll_read_ready(cx),
+            Socket::Bridged(s) => s.poll_read_ready(cx),
+        })
+        .await
     }
 
-    /// Waits until it may be writable.
+    /// Waits until it may be writable (the single writer slot, as above).
     pub async fn writable(&self) -> io::Result<()> {
-        match self {
-            Socket::Tcp(s) => s.writable().await,
-            Socket::Bridged(s) => s.writable().await,
-        }
+        std::future::poll_fn(|cx| match self {
+            Socket::Tcp(s) => s.poll_write_ready(cx),
+            Socket::Bridged(s) => s.poll_write_ready(cx),
+        })
+        .await
     }
 
     /// Writes without waiting (`WouldBlock` when full).

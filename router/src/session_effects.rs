@@ -28,21 +28,41 @@ pub enum SessionEffect {
 /// The effects of every statement in `sql`, in order. Cheap when the text
 /// starts with none of the keywords and holds no `;`.
 pub fn session_effects(sql: &str) -> Vec<SessionEffect> {
-    let first = first_word(sql);
-    let interesting = ["set", "reset", "discard", "deallocate"];
-    let several = sql.trim_end().trim_end_matches(';').contains(';');
-    if !several && !interesting.iter().any(|k| first.eq_ignore_ascii_case(k)) {
+    if !may_have_effects(sql.as_bytes()) {
         return Vec::new();
     }
     statements(sql).into_iter().filter_map(effect_of).collect()
 }
 
-fn first_word(sql: &str) -> &str {
-    let s = skip_space_and_comments(sql);
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+/// Whether `sql` could change session state: it starts with one of the
+/// keywords, or holds several statements. Looks at bytes only (no UTF-8
+/// decoding), so the common statement costs one pass of `memchr`; a text
+/// that is not UTF-8 may give a false "maybe", never a false "no".
+pub fn may_have_effects(sql: &[u8]) -> bool {
+    let mut end = sql.len();
+    while end > 0 && (sql[end - 1].is_ascii_whitespace() || sql[end - 1] == b';') {
+        end -= 1;
+    }
+    if sql[..end].contains(&b';') {
+        return true;
+    }
+    let start = sql
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(sql.len());
+    let s = &sql[start..];
+    if s.starts_with(b"--") || s.starts_with(b"/*") {
+        // A comment before the first word: the full reader decides.
+        return true;
+    }
+    let word_end = s
+        .iter()
+        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
         .unwrap_or(s.len());
-    &s[..end]
+    let first = &s[..word_end];
+    [&b"set"[..], b"reset", b"discard", b"deallocate"]
+        .iter()
+        .any(|k| first.eq_ignore_ascii_case(k))
 }
 
 fn skip_space_and_comments(mut s: &str) -> &str {
@@ -157,6 +177,24 @@ mod tests {
     fn plain_queries_have_no_effect() {
         assert!(session_effects("SELECT abalance FROM pgbench_accounts WHERE aid = 1").is_empty());
         assert!(session_effects("select 'set x = 1'").is_empty());
+    }
+
+    #[test]
+    fn the_byte_level_check_says_maybe_for_every_effect() {
+        for sql in [
+            "SET x = 1",
+            "  reset ALL ;",
+            "\tDISCARD ALL",
+            "deallocate p1",
+            "SELECT 1; SET x = 1",
+            "/* c */ SET x = 1",
+            "-- c\nSET x = 1",
+        ] {
+            assert!(may_have_effects(sql.as_bytes()), "{sql:?}");
+        }
+        for sql in ["SELECT 1;", "select 'set x'", "UPDATE t SET a = 1 ;  ", "settle()", ""] {
+            assert!(!may_have_effects(sql.as_bytes()), "{sql:?}");
+        }
     }
 
     #[test]

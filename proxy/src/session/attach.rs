@@ -326,7 +326,9 @@ pub(crate) async fn apply_params(
     let Some(sql) = conn.params.sync_sql(wanted) else {
         return Ok(false);
     };
-    internal_query(conn, &sql, true).await?;
+    // Boxed: the query's state is large and needed only when parameters
+    // differ, not in every session's future.
+    Box::pin(internal_query(conn, &sql, true)).await?;
     conn.params.applied(wanted);
     Ok(true)
 }

@@ -272,6 +272,9 @@ impl Session {
     }
 
     fn note_effects(&mut self, sql: &[u8]) {
+        if !shardwire_router::session_effects::may_have_effects(sql) {
+            return;
+        }
         let Ok(sql) = std::str::from_utf8(sql) else {
             return;
         };
@@ -659,11 +662,11 @@ impl Session {
             Target::AnyShard => self.place_or_refuse(None).await,
             Target::Shards(ref v) if decision.kind == StatementKind::Read => {
                 let shards = v.clone();
-                self.scatter_bound(&stmt, bind, shards, &decision).await
+                Box::pin(self.scatter_bound(&stmt, bind, shards, &decision)).await
             }
             Target::AllShards if decision.kind == StatementKind::Read => {
                 let shards = (0..self.user.shard_pools.len() as u32).collect();
-                self.scatter_bound(&stmt, bind, shards, &decision).await
+                Box::pin(self.scatter_bound(&stmt, bind, shards, &decision)).await
             }
             Target::Shards(_) | Target::AllShards => {
                 self.refuse_extended(

@@ -474,9 +474,13 @@ impl Session {
                         return true;
                     }
                 }
+                // Boxed: a multi-shard statement's state (several
+                // checkouts and replies) is not reserved in every session.
                 match decision.kind {
-                    StatementKind::Read => self.scatter_read(sql, shards, &decision).await,
-                    _ => self.broadcast(sql).await,
+                    StatementKind::Read => {
+                        Box::pin(self.scatter_read(sql, shards, &decision)).await
+                    }
+                    _ => Box::pin(self.broadcast(sql)).await,
                 }
                 return true;
             }
