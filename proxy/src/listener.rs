@@ -29,12 +29,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<Context>) {
                     continue;
                 };
                 let id = ctx.sessions.next_id();
-                let task_ctx = ctx.clone();
-                let task = tokio::spawn(async move {
-                    let _slot = slot;
-                    serve_connection(stream, task_ctx.clone(), id).await;
-                    task_ctx.sessions.remove(id);
-                });
+                let task = tokio::spawn(serve_connection(stream, ctx.clone(), id, slot));
                 ctx.sessions.insert(id, task.abort_handle());
                 if task.is_finished() {
                     // It ended before it was recorded: do not keep it.

@@ -192,7 +192,13 @@ mod tests {
         ] {
             assert!(may_have_effects(sql.as_bytes()), "{sql:?}");
         }
-        for sql in ["SELECT 1;", "select 'set x'", "UPDATE t SET a = 1 ;  ", "settle()", ""] {
+        for sql in [
+            "SELECT 1;",
+            "select 'set x'",
+            "UPDATE t SET a = 1 ;  ",
+            "settle()",
+            "",
+        ] {
             assert!(!may_have_effects(sql.as_bytes()), "{sql:?}");
         }
     }

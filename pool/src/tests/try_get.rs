@@ -9,7 +9,10 @@ use crate::{Pool, PoolConfig};
 #[tokio::test(start_paused = true)]
 async fn hands_out_an_idle_connection_and_nothing_else() {
     let pool = Pool::new(Fake::new(), config(1));
-    assert!(pool.try_get().is_none(), "nothing idle: it does not connect");
+    assert!(
+        pool.try_get().is_none(),
+        "nothing idle: it does not connect"
+    );
     assert_eq!(pool.manager().live(), 0);
     drop(pool.get().await.unwrap());
     let conn = pool.try_get().expect("the idle connection");

@@ -10,7 +10,6 @@ use crate::protocol::reader::BodyReader;
 use crate::socket::Socket;
 use crate::wire::{read_frame, WireError};
 use bytes::BytesMut;
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -139,7 +138,7 @@ pub struct ServerConn {
     /// Session parameters.
     pub params: ServerParams,
     /// Proxy-wide ids of the statements prepared on this connection.
-    pub prepared: HashSet<u64>,
+    pub prepared: super::statement_ids::StatementIds,
     /// Last ReadyForQuery status: `I`, `T` or `E`.
     pub status: u8,
     /// Set when the connection is in an unknown state and must be closed.
@@ -217,7 +216,7 @@ impl ServerConn {
             backend_pid: 0,
             backend_secret: 0,
             params: ServerParams::default(),
-            prepared: HashSet::new(),
+            prepared: Default::default(),
             status: b'I',
             broken: false,
             in_sync: true,

@@ -7,6 +7,7 @@ pub mod conn;
 pub mod manager;
 pub mod params;
 pub mod registry;
+pub mod statement_ids;
 
 pub use conn::{ServerConn, ServerTarget};
 pub use manager::ServerManager;

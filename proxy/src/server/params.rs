@@ -17,9 +17,34 @@ pub struct Param {
 #[derive(Debug, Clone, Default)]
 pub struct ParamMap {
     entries: Vec<(String, Param)>,
+    /// A digest of the entries, independent of their order: two maps with
+    /// the same parameters and values have the same one.
+    fingerprint: u64,
+}
+
+/// FNV-1a of the lower-cased name and the value of one parameter.
+fn entry_digest(key: &str, value: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes().chain([0xff]).chain(value.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 impl ParamMap {
+    /// The digest of the parameters and values (see [`ServerParams`]'s
+    /// `synced_to`).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    fn refresh_fingerprint(&mut self) {
+        self.fingerprint = self.entries.iter().fold(0u64, |acc, (k, p)| {
+            acc.wrapping_add(entry_digest(k, &p.value))
+        });
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         self.entries
             .iter()
@@ -31,10 +56,11 @@ impl ParamMap {
         match self.position(name) {
             Some(i) => {
                 let p = &mut self.entries[i].1;
-                if p.value != value {
-                    p.value.clear();
-                    p.value.push_str(value);
+                if p.value == value {
+                    return;
                 }
+                p.value.clear();
+                p.value.push_str(value);
             }
             None => self.entries.push((
                 name.to_ascii_lowercase(),
@@ -44,6 +70,7 @@ impl ParamMap {
                 },
             )),
         }
+        self.refresh_fingerprint();
     }
 
     /// The value of `name`, any case.
@@ -65,6 +92,7 @@ impl ParamMap {
     pub fn remove(&mut self, name: &str) {
         if let Some(i) = self.position(name) {
             self.entries.swap_remove(i);
+            self.refresh_fingerprint();
         }
     }
 
@@ -100,6 +128,7 @@ impl ParamMap {
                 }
             }
         }
+        self.refresh_fingerprint();
     }
 }
 
@@ -192,11 +221,16 @@ pub struct ServerParams {
     pub reported: NameSet,
     /// Lower-cased names a client changed (must be reset for another client).
     pub modified: NameSet,
+    /// The fingerprint of the client parameters this session was last
+    /// brought in line with (`None` once anything changed since): a client
+    /// whose parameters have this fingerprint needs no comparison.
+    pub synced_to: Option<u64>,
 }
 
 impl ServerParams {
     /// Records a ParameterStatus from the server.
     pub fn on_status(&mut self, name: &str, value: &str, from_client: bool) {
+        self.synced_to = None;
         if from_client && !is_server_owned(name) && !self.modified.contains(name) {
             self.modified.insert(name.to_ascii_lowercase());
         }
@@ -235,6 +269,13 @@ impl ServerParams {
         Some(resets + &sets)
     }
 
+    /// Whether this session is known to match `wanted` (it was last
+    /// synced to parameters with the same fingerprint and nothing changed
+    /// since), so `sync_sql` need not compare.
+    pub fn known_in_sync(&self, wanted: &ParamMap) -> bool {
+        self.synced_to == Some(wanted.fingerprint())
+    }
+
     /// Records that `sync_sql(wanted)` succeeded.
     pub fn applied(&mut self, wanted: &ParamMap) {
         let stale: Vec<String> = self
@@ -263,10 +304,12 @@ impl ServerParams {
                 self.modified.insert(key.clone());
             }
         }
+        self.synced_to = Some(wanted.fingerprint());
     }
 
     /// Forgets every client change (after `DISCARD ALL` / `RESET ALL`).
     pub fn reset_all(&mut self) {
+        self.synced_to = None;
         for key in self.modified.drain() {
             if !self.reported.contains(&key) {
                 self.values.remove(&key);

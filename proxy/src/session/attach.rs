@@ -120,39 +120,39 @@ impl Session {
     /// Attaches a connection to `shard`'s primary. Must not be attached.
     pub(super) async fn attach_to(&mut self, shard: u32) -> Result<(), ErrorResponse> {
         let traffic = self.user.shard_traffic.get(shard as usize);
-        let checkout =
-            match super::checkout::ready_primary_connection(&self.ctx, &self.user, shard) {
-                Some(conn) => {
-                    if let Some(t) = traffic {
-                        t.checkout_wait_seconds.observe(0.0);
-                    }
-                    Ok(conn)
+        let checkout = match super::checkout::ready_primary_connection(&self.ctx, &self.user, shard)
+        {
+            Some(conn) => {
+                if let Some(t) = traffic {
+                    t.checkout_wait_seconds.observe(0.0);
                 }
-                None => {
-                    let waiting = std::time::Instant::now();
-                    self.cancel
-                        .slot
-                        .waiting
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    // Boxed: waiting out a failover keeps sizeable state,
-                    // which would otherwise be reserved in every session's
-                    // task.
-                    let checkout = Box::pin(super::checkout::primary_connection(
-                        &self.ctx, &self.user, shard,
-                    ))
-                    .await;
-                    self.cancel
-                        .slot
-                        .waiting
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                    if let Some(t) = traffic {
-                        let waited = waiting.elapsed();
-                        t.wait_time_us.inc_by(waited.as_micros() as u64);
-                        t.checkout_wait_seconds.observe(waited.as_secs_f64());
-                    }
-                    checkout
+                Ok(conn)
+            }
+            None => {
+                let waiting = std::time::Instant::now();
+                self.cancel
+                    .slot
+                    .waiting
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                // Boxed: waiting out a failover keeps sizeable state,
+                // which would otherwise be reserved in every session's
+                // task.
+                let checkout = Box::pin(super::checkout::primary_connection(
+                    &self.ctx, &self.user, shard,
+                ))
+                .await;
+                self.cancel
+                    .slot
+                    .waiting
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                if let Some(t) = traffic {
+                    let waited = waiting.elapsed();
+                    t.wait_time_us.inc_by(waited.as_micros() as u64);
+                    t.checkout_wait_seconds.observe(waited.as_secs_f64());
                 }
-            };
+                checkout
+            }
+        };
         let mut conn = checkout?;
         // A value the server refuses (e.g. a bad TimeZone) is the client's
         // error; the connection itself is fine unless marked broken.
@@ -266,11 +266,13 @@ impl Session {
             match value {
                 Some(v) => {
                     self.wanted.set(name, v);
+                    conn.params.synced_to = None;
                     conn.params.values.set(name, v);
                     conn.params.modified.insert(name.clone());
                 }
                 None => {
                     self.wanted.remove(name);
+                    conn.params.synced_to = None;
                     conn.params.values.remove(name);
                     conn.params.modified.remove(name);
                 }
@@ -323,7 +325,11 @@ pub(crate) async fn apply_params(
     conn: &mut ServerConn,
     wanted: &ParamMap,
 ) -> Result<bool, ErrorResponse> {
+    if conn.params.known_in_sync(wanted) {
+        return Ok(false);
+    }
     let Some(sql) = conn.params.sync_sql(wanted) else {
+        conn.params.synced_to = Some(wanted.fingerprint());
         return Ok(false);
     };
     // Boxed: the query's state is large and needed only when parameters

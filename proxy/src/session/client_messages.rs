@@ -328,6 +328,16 @@ impl Session {
     /// `DEALLOCATE name|ALL` of protocol-level statements is answered by the
     /// proxy: the names are the client's, not the server's.
     fn answer_deallocate(&mut self, sql: &[u8]) -> bool {
+        let start = sql
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(sql.len());
+        if !sql[start..]
+            .get(..10)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"deallocate"))
+        {
+            return false;
+        }
         let Ok(text) = std::str::from_utf8(sql) else {
             return false;
         };

@@ -34,7 +34,7 @@ fn desync(tag: u8) -> SessionEnd {
 /// Undoes the bookkeeping of a Parse the server did not carry out.
 fn forget_failed_parse(
     entry: Expect,
-    prepared: &mut std::collections::HashSet<u64>,
+    prepared: &mut crate::server::statement_ids::StatementIds,
     statements: &mut ClientStatements,
 ) {
     if let Expect::Parse {

@@ -36,8 +36,52 @@ enum Handshake {
     Done,
 }
 
-/// Serves one accepted client connection until it closes.
-pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
+/// Serves one accepted client connection until it closes, holding `slot`
+/// (its place under `proxy.max_client_connections`) all along, and takes
+/// it off the session table at the end.
+pub async fn serve_connection(
+    stream: TcpStream,
+    ctx: Arc<Context>,
+    id: u64,
+    slot: crate::limits::Slot,
+) {
+    let sessions = ctx.clone();
+    // The login is boxed: its state (sockets and buffers half moved, the
+    // startup packet, refusals) is needed only while logging in, and the
+    // task of an idle client then holds only the session's relay loop and a
+    // pointer to the session.
+    if let Some(logged_in) = Box::pin(log_in(stream, ctx, id)).await {
+        let LoggedIn {
+            mut session,
+            peer,
+            _user_slot,
+        } = logged_in;
+        match session.run().await {
+            SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
+            SessionEnd::Fatal(e) => {
+                tracing::info!(%peer, error = %e, "client session closed with an error");
+                // Boxed: its state is needed once, at the end, not all along.
+                Box::pin(session.send_fatal(e)).await;
+            }
+        }
+    }
+    drop(slot);
+    sessions.sessions.remove(id);
+}
+
+/// A client that logged in, ready for its session.
+struct LoggedIn {
+    session: Box<Session>,
+    /// The peer address, for the log lines.
+    peer: String,
+    /// Its place under the user's `max_connections`.
+    _user_slot: Option<crate::limits::Slot>,
+}
+
+/// TLS, the startup packet and authentication; admin consoles and refused
+/// clients are served here to the end (`None`), a client of the database
+/// comes back ready for its session.
+async fn log_in(stream: TcpStream, ctx: Arc<Context>, id: u64) -> Option<LoggedIn> {
     let _ = stream.set_nodelay(true);
     let peer_addr = stream.peer_addr().ok();
     let local_addr = stream.local_addr().ok();
@@ -52,7 +96,8 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             ),
             "retry in a moment",
         );
-        return refuse_unread(&mut stream, e).await;
+        refuse_unread(&mut stream, e).await;
+        return None;
     };
     let handshake = tokio::time::timeout(
         auth_timeout,
@@ -62,9 +107,12 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
     drop(logging_in);
     let login = match handshake {
         Ok(Ok(Handshake::Login(login))) => login,
-        Ok(Ok(Handshake::Done)) => return,
-        Ok(Err(Some(error))) => return refuse(&mut stream, error).await,
-        Ok(Err(None)) => return,
+        Ok(Ok(Handshake::Done)) => return None,
+        Ok(Err(Some(error))) => {
+            refuse(&mut stream, error).await;
+            return None;
+        }
+        Ok(Err(None)) => return None,
         Err(_) => {
             let e = ErrorResponse::fatal(
                 SqlState::ProtocolViolation,
@@ -73,11 +121,12 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
                     auth_timeout
                 ),
             );
-            return refuse(&mut stream, e).await;
+            refuse(&mut stream, e).await;
+            return None;
         }
     };
     if crate::admin::is_admin_database(&login.database) {
-        return match crate::admin::role_of(&ctx, &login.user) {
+        match crate::admin::role_of(&ctx, &login.user) {
             Some(role) => {
                 ctx.sessions.mark_admin(id);
                 // Boxed: admin commands (SWITCHOVER, SHUTDOWN) keep large
@@ -92,12 +141,14 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
                 .with_hint("list the user under [admin] users or stats_users");
                 refuse(&mut stream, e).await
             }
-        };
+        }
+        return None;
     }
     if ctx.sessions.is_shutting_down() {
         // The shutdown began while this client logged in: do not let it
         // wait behind the paused gate for a session that will be cut off.
-        return refuse_shutting_down(&mut stream).await;
+        refuse_shutting_down(&mut stream).await;
+        return None;
     }
     if ctx.sessions.is_disabled(&login.database) {
         let e = ErrorResponse::fatal(
@@ -108,10 +159,11 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             ),
         )
         .with_hint("retry later; ENABLE in the admin console lets clients in again");
-        return refuse(&mut stream, e).await;
+        refuse(&mut stream, e).await;
+        return None;
     }
     let Some(user) = login.entry.clone() else {
-        return;
+        return None;
     };
     let user_slot = match user.source.max_connections {
         Some(max) => match user.sessions.try_acquire(max) {
@@ -121,7 +173,8 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
                     format!("too many connections for user \"{}\": at most {max} (max_connections in [[users]])", user.name),
                     "close idle connections, or raise max_connections for this user",
                 );
-                return refuse(&mut stream, e).await;
+                refuse(&mut stream, e).await;
+                return None;
             }
         },
         None => None,
@@ -137,7 +190,14 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
             .to_owned(),
         tls: stream.is_tls(),
     };
-    let mut session = Session::new(ctx, user, stream, peer_addr, buf, login.params);
+    let session = Box::new(Session::new(
+        ctx,
+        user,
+        stream,
+        peer_addr,
+        buf,
+        login.params,
+    ));
     let _ = session.cancel.slot.login.set(details);
     // KILL_CLIENT finds this session's task by its connection id.
     session
@@ -145,14 +205,11 @@ pub async fn serve_connection(stream: TcpStream, ctx: Arc<Context>, id: u64) {
         .slot
         .conn
         .store(id + 1, std::sync::atomic::Ordering::Relaxed);
-    let _user_slot = user_slot;
-    match session.run().await {
-        SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
-        SessionEnd::Fatal(e) => {
-            tracing::info!(%peer, error = %e, "client session closed with an error");
-            session.send_fatal(e).await;
-        }
-    }
+    Some(LoggedIn {
+        session,
+        peer,
+        _user_slot: user_slot,
+    })
 }
 
 /// Tells a new client the proxy is shutting down (57P01), then closes.
@@ -184,7 +241,9 @@ pub(crate) async fn refuse_unread<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         stream.write_all(&out).await?;
         stream.shutdown().await?;
-        let mut sink = [0u8; 1024];
+        // On the heap: a buffer on the stack would be reserved in every
+        // connection's task, refused or not.
+        let mut sink = vec![0u8; 1024];
         while stream.read(&mut sink).await? > 0 {}
         Ok::<(), std::io::Error>(())
     })

@@ -32,3 +32,39 @@ fn quotes_hostile_values() {
     assert_eq!(quote_literal("it's \\ x"), "E'it''s \\\\ x'");
     assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
 }
+
+#[test]
+fn fingerprints_ignore_order_and_see_every_change() {
+    let mut a = ParamMap::default();
+    a.set("TimeZone", "UTC");
+    a.set("search_path", "x");
+    let mut b = ParamMap::default();
+    b.set("search_path", "x");
+    b.set("timezone", "UTC");
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    b.set("search_path", "y");
+    assert_ne!(a.fingerprint(), b.fingerprint());
+    b.set("search_path", "x");
+    assert_eq!(a.fingerprint(), b.fingerprint());
+    b.remove("search_path");
+    assert_ne!(a.fingerprint(), b.fingerprint());
+}
+
+#[test]
+fn a_synced_session_skips_the_comparison_until_something_changes() {
+    let mut server = ServerParams::default();
+    server.on_status("application_name", "", false);
+    let mut wanted = ParamMap::default();
+    wanted.set("application_name", "app");
+    assert!(!server.known_in_sync(&wanted));
+    assert!(server.sync_sql(&wanted).is_some());
+    server.on_status("application_name", "app", true);
+    server.applied(&wanted);
+    assert!(server.known_in_sync(&wanted));
+    // The client changes a parameter: the server reports it.
+    server.on_status("application_name", "other", true);
+    assert!(!server.known_in_sync(&wanted));
+    server.applied(&wanted);
+    server.reset_all();
+    assert!(!server.known_in_sync(&wanted));
+}
