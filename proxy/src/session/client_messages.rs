@@ -73,7 +73,7 @@ impl Session {
             }
             let frame = self.client_in.split_to(header.frame_len);
             if self.on_client_message(header.tag, &frame).await? == Flow::Stall {
-                self.stalled = Some(frame);
+                self.stalled = Some(Box::new(frame));
                 return Ok(());
             }
         }
@@ -770,7 +770,7 @@ impl Session {
             return Ok(());
         }
         if kind == b'S' && self.sharded() && self.server.is_none() && !self.held.is_empty() {
-            self.pending_describe = Some(BytesMut::from(frame));
+            self.pending_describe = Some(Box::new(BytesMut::from(frame)));
             return Ok(());
         }
         if let Err(e) = self.attach().await {

@@ -129,19 +129,19 @@ pub(crate) struct Session {
     /// Routing hints from `SET shardwire.user_id/shard`.
     hints: shardwire_router::SessionHints,
     /// … and from `SET LOCAL`, until the transaction ends.
-    local_hints: Option<shardwire_router::SessionHints>,
+    local_hints: Option<Box<shardwire_router::SessionHints>>,
     /// BEGIN (and SET LOCAL) held back until a statement fixes the shard.
     held: Vec<Bytes>,
     /// A message that must wait until the server in use is released
     /// (it routes to another shard than pipelined work still running).
-    stalled: Option<BytesMut>,
+    stalled: Option<Box<BytesMut>>,
     /// A Describe of a statement that arrived while a BEGIN is held back and
     /// no shard is chosen: sent once the next Bind picks the shard (after
     /// the BEGIN), or at Sync if none comes.
-    pending_describe: Option<BytesMut>,
+    pending_describe: Option<Box<BytesMut>>,
     /// The merged answer of a scatter-gather read bound in the extended
     /// protocol, handed out at Describe(portal) and Execute.
-    portal_result: Option<routing::PortalResult>,
+    portal_result: Option<Box<routing::PortalResult>>,
     /// The command tag to answer the next Execute with, for a BEGIN or
     /// COMMIT the proxy handled itself in the extended protocol.
     local_execute: Option<&'static str>,

@@ -63,8 +63,13 @@ impl Session {
             return end;
         }
         let end = self.relay().await;
-        Box::pin(self.detach_on_exit()).await;
-        end
+        // The outcome rides in the boxed step, so the task does not keep
+        // room for it beside the relay loop.
+        Box::pin(async move {
+            self.detach_on_exit().await;
+            end
+        })
+        .await
     }
 
     async fn relay(&mut self) -> SessionEnd {

@@ -203,7 +203,7 @@ impl Session {
                 return Some(Ok(tag));
             }
             self.local_hints
-                .get_or_insert_with(SessionHints::default)
+                .get_or_insert_with(Box::default)
                 .apply(&setting);
         } else {
             self.hints.apply(&setting);
@@ -317,10 +317,10 @@ impl Session {
         let mut out = BytesMut::new();
         builder::frame(&mut out, b'2', |_| {});
         self.emit(out.freeze());
-        self.portal_result = Some(PortalResult {
+        self.portal_result = Some(Box::new(PortalResult {
             row_description,
             rows_and_tag,
-        });
+        }));
     }
 
     /// Runs DDL, or a write to a global table, on every shard.

@@ -50,23 +50,29 @@ pub async fn serve_connection(
     // startup packet, refusals) is needed only while logging in, and the
     // task of an idle client then holds only the session's relay loop and a
     // pointer to the session.
-    if let Some(logged_in) = Box::pin(log_in(stream, ctx, id)).await {
-        let LoggedIn {
-            mut session,
-            peer,
-            _user_slot,
-        } = logged_in;
-        match session.run().await {
-            SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
-            SessionEnd::Fatal(e) => {
-                tracing::info!(%peer, error = %e, "client session closed with an error");
-                // Boxed: its state is needed once, at the end, not all along.
-                Box::pin(session.send_fatal(e)).await;
-            }
-        }
+    if let Some(LoggedIn {
+        mut session,
+        peer,
+        _user_slot,
+    }) = Box::pin(log_in(stream, ctx, id)).await
+    {
+        let end = session.run().await;
+        // Boxed: the ending's state is needed once, not all along.
+        Box::pin(end_session(session, peer, end)).await;
     }
     drop(slot);
     sessions.sessions.remove(id);
+}
+
+/// Logs how a session ended and tells the client why, if it must be told.
+async fn end_session(mut session: Box<Session>, peer: String, end: SessionEnd) {
+    match end {
+        SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
+        SessionEnd::Fatal(e) => {
+            tracing::info!(%peer, error = %e, "client session closed with an error");
+            session.send_fatal(e).await;
+        }
+    }
 }
 
 /// A client that logged in, ready for its session.
