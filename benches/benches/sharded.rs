@@ -22,6 +22,7 @@ mod pgbench;
 #[allow(dead_code)]
 #[path = "load/process.rs"]
 mod process;
+#[allow(dead_code)]
 #[path = "load/procstat.rs"]
 mod procstat;
 #[path = "sharded/routing_cost.rs"]

@@ -53,13 +53,13 @@ impl<M: Manager> Deref for Pooled<M> {
     type Target = M::Conn;
 
     fn deref(&self) -> &M::Conn {
-        &**self.conn
+        &self.conn
     }
 }
 
 impl<M: Manager> DerefMut for Pooled<M> {
     fn deref_mut(&mut self) -> &mut M::Conn {
-        &mut **self.conn
+        &mut self.conn
     }
 }
 

@@ -132,8 +132,7 @@ pub fn total(dump: &Path) -> anyhow::Result<u64> {
                 .or_else(|| l.strip_prefix("totals:"))
         })
         .with_context(|| format!("no summary line in {}", dump.display()))?;
-    line.trim()
-        .split_whitespace()
+    line.split_whitespace()
         .next()
         .unwrap_or("")
         .parse()

@@ -168,9 +168,7 @@ async fn log_in(stream: TcpStream, ctx: Arc<Context>, id: u64) -> Option<LoggedI
         refuse(&mut stream, e).await;
         return None;
     }
-    let Some(user) = login.entry.clone() else {
-        return None;
-    };
+    let user = login.entry.clone()?;
     let user_slot = match user.source.max_connections {
         Some(max) => match user.sessions.try_acquire(max) {
             Some(slot) => Some(slot),
