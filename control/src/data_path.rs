@@ -11,6 +11,12 @@ pub trait DataPath: Send + Sync {
     /// failing or has changed); returns how many were closed.
     fn retire_idle(&self, shard: u32) -> usize;
 
+    /// Ends the server connections of shard `shard` still open to the
+    /// primary it replaced (those lent to clients included), so sessions
+    /// waiting on a hung or unreachable former primary fail with 08006 at
+    /// once; returns how many were ended. Called after the routing swap.
+    fn sever_replaced(&self, shard: u32) -> usize;
+
     /// How many server connections of shard `shard` are lent to clients
     /// right now (a switchover waits for none).
     fn active_transactions(&self, shard: u32) -> usize;

@@ -1,8 +1,9 @@
 //! Failover drills against real PostgreSQL: a shard primary killed under a
 //! synchronous write load (nothing acknowledged is lost, other shards see
 //! no error, the restarted old primary gets no traffic), a partition where
-//! only shardwire lost the primary (no promotion), and a planned
-//! switchover under load (no client error).
+//! only shardwire lost the primary (no promotion), a planned switchover
+//! under load (no client error), and a transaction open on a primary that
+//! hangs (it ends with 08006 once the primary is replaced).
 
 mod support;
 
@@ -545,4 +546,97 @@ async fn a_standby_promoted_behind_shardwires_back_is_adopted_and_the_old_primar
         .await
         .expect("writes go to the adopted primary");
     assert_eq!(rows_on(standby, 0).await, vec![1]);
+}
+
+/// Continues a paused node when dropped, so a failed assertion does not
+/// leave stopped processes the rig cannot stop.
+struct ResumeOnDrop(shardwire_rig::Node);
+
+impl Drop for ResumeOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.resume();
+    }
+}
+
+/// A transaction open on a primary that hangs (SIGSTOP of the postmaster
+/// and its backends: sockets open, nothing answers) ends with 08006 as
+/// soon as the shard is failed over, instead of waiting until TCP gives
+/// up: shardwire shuts down the server connections still open to the
+/// replaced primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_on_a_hung_primary_ends_with_08006_once_it_is_replaced() {
+    let topo = Replicated::start(Layout {
+        shards: 1,
+        standbys: 2,
+        sync: true,
+        relay_shard0: false,
+    })
+    .await;
+    // A hung primary's standbys must stop counting as streaming for the
+    // promotion to go ahead: give up on a silent upstream after 2 s (the
+    // default is 60 s).
+    for standby in &topo.standbys[0] {
+        let c = standby.connect_superuser().await.expect("standby");
+        c.batch_execute("ALTER SYSTEM SET wal_receiver_timeout = '2s'")
+            .await
+            .expect("wal_receiver_timeout");
+        c.batch_execute("SELECT pg_reload_conf()")
+            .await
+            .expect("reload");
+    }
+    topo.wait_monitored().await;
+
+    let client = topo.client().await;
+    client
+        .batch_execute("BEGIN; INSERT INTO writes (user_id, seq) VALUES (0, 1);")
+        .await
+        .expect("open a transaction on the primary");
+
+    let state = topo.proxy.context.topology.shard(0).expect("shard").clone();
+    let generation = state.generation();
+    let old_primary = topo.primaries[0].clone();
+    old_primary.pause().expect("SIGSTOP the primary");
+    let resume = ResumeOnDrop(old_primary.clone());
+
+    // The transaction's next statement goes to the hung primary and waits.
+    let pending = tokio::spawn(async move {
+        client
+            .execute("INSERT INTO writes (user_id, seq) VALUES (0, 2)", &[])
+            .await
+    });
+    wait_until(
+        "the hung primary to be replaced",
+        Duration::from_secs(60),
+        || state.generation() != generation,
+    )
+    .await;
+    // Generous: without the fix it waits for TCP (many minutes).
+    let result = tokio::time::timeout(Duration::from_secs(60), pending)
+        .await
+        .expect("the open transaction still hangs 60 s after the failover")
+        .expect("client task");
+    let error = result.expect_err("a statement on the replaced primary cannot succeed");
+    assert_eq!(
+        support::sqlstate(&error).as_deref(),
+        Some("08006"),
+        "unexpected error: {error:?}"
+    );
+    let servers = topo.proxy.context.servers.clone();
+    wait_until(
+        "every connection to the replaced primary to close",
+        Duration::from_secs(10),
+        || servers.entries().iter().all(|s| !s.close_needed()),
+    )
+    .await;
+
+    // New transactions go to the new primary; the old one, continued, is
+    // fenced and gets nothing.
+    drop(resume);
+    let c = topo.client().await;
+    c.execute("INSERT INTO writes (user_id, seq) VALUES (0, 3)", &[])
+        .await
+        .expect("write on the new primary");
+    let new_port = state.primary().port;
+    assert_ne!(new_port, old_primary.port());
+    assert_eq!(rows_on(topo.node_at(new_port), 0).await, vec![3]);
 }

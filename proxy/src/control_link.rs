@@ -1,6 +1,7 @@
 //! The proxy's side of the control plane's interface: the control
 //! settings built from the configuration file, and the [`DataPath`] hooks
-//! (retire pooled connections, count failovers) the control plane calls.
+//! (retire pooled connections, end those still open to a replaced primary,
+//! count failovers) the control plane calls.
 
 use crate::config::{Config, CoordinationSection, ServerTlsMode};
 use crate::context::Context;
@@ -109,6 +110,12 @@ impl DataPath for ContextHooks {
             }
         }
         retired
+    }
+
+    fn sever_replaced(&self, shard: u32) -> usize {
+        self.0
+            .upgrade()
+            .map_or(0, |ctx| ctx.servers.sever_replaced(shard))
     }
 
     fn active_transactions(&self, shard: u32) -> usize {

@@ -253,6 +253,22 @@ impl Node {
         self.clear_stale_locks()
     }
 
+    /// Hangs the node: SIGSTOP to the postmaster and every backend, as a
+    /// host that stops answering with its sockets still open (`docker
+    /// pause`). Undo with [`Node::resume`]; a stopped node must be resumed
+    /// before it can be stopped cleanly.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        process::signal_all(&process::instance_pids(self.data_dir()), "STOP")
+            .with_context(|| format!("pausing node {}", self.name()))
+    }
+
+    /// Continues a node stopped by [`Node::pause`] (SIGCONT to all its
+    /// processes).
+    pub fn resume(&self) -> anyhow::Result<()> {
+        process::signal_all(&process::instance_pids(self.data_dir()), "CONT")
+            .with_context(|| format!("resuming node {}", self.name()))
+    }
+
     /// Removes the lock files (`postmaster.pid`, the socket's `.lock`) left
     /// by a postmaster that died.
     ///

@@ -1,4 +1,5 @@
-//! Looks at and kills PostgreSQL processes through `/proc` and `kill(1)`.
+//! Looks at, kills, stops and continues PostgreSQL processes through
+//! `/proc` and `kill(1)`.
 //!
 //! The postmaster's pid is the first line of `postmaster.pid` in its data
 //! directory. Its parent (`pg_ctl`) exits right after starting it, so once it
@@ -77,6 +78,38 @@ pub(crate) fn kill_all(pids: &[u32], timeout: Duration) -> anyhow::Result<()> {
     if !still.is_empty() {
         bail!("pids {still:?} still alive {timeout:?} after SIGKILL (kill exit {status})");
     }
+    Ok(())
+}
+
+/// Every live process of the PostgreSQL instance in `data_dir`: its
+/// postmaster, the postmaster's descendants and any stray backend.
+pub(crate) fn instance_pids(data_dir: &Path) -> Vec<u32> {
+    let mut pids = Vec::new();
+    if let Some(pid) = running_postmaster(data_dir) {
+        pids.push(pid);
+        pids.extend(descendants(pid));
+    }
+    for pid in pids_with_cwd(data_dir) {
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Sends `signal` (a kill(1) name such as `STOP`) to every pid in `pids`.
+pub(crate) fn signal_all(pids: &[u32], signal: &str) -> anyhow::Result<()> {
+    if pids.is_empty() {
+        return Ok(());
+    }
+    let args: Vec<String> = pids.iter().map(u32::to_string).collect();
+    // Some pids may be gone; kill(1) then fails for those only.
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .args(&args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .context("running kill(1)")?;
     Ok(())
 }
 

@@ -132,9 +132,13 @@ class Load:
                     self.error(name, time.time(), e)
                     time.sleep(0.2)
                     continue
+            # Each transaction's own box, bound in run's defaults: an
+            # abandoned transaction that ends later must not report into
+            # the box of the writer's current one (a closure would see the
+            # loop's latest box).
             box = {}
 
-            def run(c=conn, uid=uid, seq=seq, begin=begin):
+            def run(c=conn, uid=uid, seq=seq, begin=begin, box=box):
                 try:
                     with c.cursor() as cur:
                         cur.execute("UPDATE leaderboard SET score = score + %s, updated_at = now() "
@@ -186,7 +190,7 @@ class Load:
                     conn = connect(target, name, autocommit=True)
                 box = {}
 
-                def run(c=conn):
+                def run(c=conn, box=box):
                     try:
                         with c.cursor() as cur:
                             cur.execute("SELECT inet_server_addr()::text, user_id, score "

@@ -25,18 +25,22 @@
 # /tmp/ready exists once the node is fully set up; compose.sh waits for it.
 set -euo pipefail
 : "${NODE:?}" "${ROLE:?}"
-export PGPASSWORD=postgres PGCONNECT_TIMEOUT=2 PGUSER=postgres
+# Setting a node up (its own schema, a base backup) may wait for a busy
+# machine: 30 s to connect. Probing peers (is it there, is it writable)
+# gives up after 2 s and retries.
+export PGPASSWORD=postgres PGCONNECT_TIMEOUT=30 PGUSER=postgres
 app=${NODE//-/_}
 rm -f /tmp/ready
 log() { echo "[$NODE $(date +%T)] $*"; }
 q() { psql -v ON_ERROR_STOP=1 -qAtX "$@"; }
+probe() { PGCONNECT_TIMEOUT=2 q "$@"; }
 
 # The peer that is a writable primary (not in recovery, not fenced read-only).
 writable_primary() {
   local h r
   for h in $1; do
     [ "$h" = "$NODE" ] && continue
-    r=$(q -h "$h" -d postgres -c "SELECT NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'" 2>/dev/null) || continue
+    r=$(probe -h "$h" -d postgres -c "SELECT NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'" 2>/dev/null) || continue
     [ "$r" = t ] && { echo "$h"; return 0; }
   done
   return 1
@@ -45,7 +49,7 @@ writable_primary() {
 any_peer_answers() {
   local h
   for h in $PEERS; do
-    [ "$h" != "$NODE" ] && q -h "$h" -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0
+    [ "$h" != "$NODE" ] && probe -h "$h" -d postgres -c "SELECT 1" >/dev/null 2>&1 && return 0
   done
   return 1
 }
@@ -166,7 +170,7 @@ SQL
   local k up
   for ((k = 0; k < SHARDS; k++)); do
     until up=$(writable_primary "shard$k-p shard$k-s1 shard$k-s2") \
-        && [ "$(q -h "$up" -d app -c "SELECT count(*) FROM pg_publication WHERE pubname = 'shard${k}_leaderboard'" 2>/dev/null)" = 1 ]; do
+        && [ "$(probe -h "$up" -d app -c "SELECT count(*) FROM pg_publication WHERE pubname = 'shard${k}_leaderboard'" 2>/dev/null)" = 1 ]; do
       sleep 1
     done
     q -d app -c "CREATE SUBSCRIPTION ${app}_shard$k CONNECTION 'host=$up port=5432 user=postgres password=postgres dbname=app' PUBLICATION shard${k}_leaderboard"

@@ -110,7 +110,8 @@ pub async fn apply(local: &Local, fleet: &Fleet, record: &ShardRecord) {
             local.topology.record_roles(shard);
             if changed {
                 let retired = local.data_path.retire_idle(record.shard);
-                tracing::info!(shard = record.shard, primary = %primary, generation = record.generation, retired,
+                let severed = local.data_path.sever_replaced(record.shard);
+                tracing::info!(shard = record.shard, primary = %primary, generation = record.generation, retired, severed,
                     "routing swapped to the primary published by the fleet");
             }
             let was = shard.fleet_generation();

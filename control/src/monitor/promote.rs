@@ -249,12 +249,15 @@ pub fn retarget_conninfo(conninfo: &str, host: &str, port: u16) -> String {
 
 /// Sends the shard's traffic to `new_primary`: the topology swaps (bumping
 /// the generation, fencing the old primary), idle pooled connections to
-/// the old primary are closed, and busy ones are dropped when returned.
+/// the old primary are closed, and the sockets of busy ones are shut down
+/// (their transactions end with 08006 rather than hang on a dead or hung
+/// node).
 pub fn swap_routing(ctx: &ControlPlane, shard: &ShardState, new_primary: &Endpoint) {
     shard.promote(new_primary);
     ctx.topology.record_roles(shard);
     let retired = ctx.data_path.retire_idle(shard.index);
-    tracing::info!(shard = shard.index, primary = %new_primary, retired, "routing swapped to the new primary");
+    let severed = ctx.data_path.sever_replaced(shard.index);
+    tracing::info!(shard = shard.index, primary = %new_primary, retired, severed, "routing swapped to the new primary");
 }
 
 /// Human text for an LSN distance.

@@ -143,7 +143,8 @@ pub struct ServerConn {
     pub status: u8,
     /// Set when the connection is in an unknown state and must be closed.
     pub broken: bool,
-    /// Its entry in the server registry (removed when dropped).
+    /// Its entry in the server registry (removed when dropped, before the
+    /// socket closes: see the `Drop` impl).
     pub registration: Option<super::registry::ServerRegistration>,
     /// The server has answered everything sent to it with a final
     /// ReadyForQuery. False from the moment anything is queued for it
@@ -152,6 +153,17 @@ pub struct ServerConn {
     /// The shard's primary generation this connection was opened under
     /// (see `topology::ShardState::generation`).
     pub generation: u64,
+}
+
+impl Drop for ServerConn {
+    /// Leaves the registry before the socket closes: the registry may shut
+    /// the socket down by its descriptor while the entry is registered
+    /// (`ServerRegistry::sever_replaced`), so the descriptor must not be
+    /// closed, and perhaps reused, while the entry is still there. Fields
+    /// are dropped after this, `stream` among them.
+    fn drop(&mut self) {
+        drop(self.registration.take());
+    }
 }
 
 const SERVER_FRAME_LIMIT: usize = 1 << 30;

@@ -7,6 +7,7 @@ use super::conn::{ServerConn, ServerConnError, ServerTarget};
 use super::registry::{OpenedUnder, ServerEntry, ServerRegistry};
 use crate::topology::ShardState;
 use shardwire_pool::Manager;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 /// Opens connections to one server (or one shard's current primary) as one
@@ -84,6 +85,10 @@ impl Manager for ServerManager {
                     .shard
                     .clone()
                     .map(|shard| OpenedUnder { shard, generation }),
+                fd: Some(match &conn.stream {
+                    crate::socket::Socket::Tcp(s) => s.as_raw_fd(),
+                    crate::socket::Socket::Bridged(s) => s.as_raw_fd(),
+                }),
             }),
         );
         Ok(conn)
