@@ -621,6 +621,14 @@ async fn transaction_on_a_hung_primary_ends_with_08006_once_it_is_replaced() {
         Some("08006"),
         "unexpected error: {error:?}"
     );
+    let message = error
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("former primary") && message.contains(&format!(":{}", old_primary.port())),
+        "the error names the replaced node, not the new primary: {message}"
+    );
     let servers = topo.proxy.context.servers.clone();
     wait_until(
         "every connection to the replaced primary to close",

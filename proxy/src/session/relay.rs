@@ -219,8 +219,23 @@ impl Session {
                     pool.retire_idle();
                 }
             }
+            // Opened under an earlier primary: the connection was to the
+            // node the shard failed over from, not to its primary now.
+            let replaced = self
+                .ctx
+                .topology
+                .shard(a.shard)
+                .is_some_and(|s| s.generation() != a.conn.generation);
             if let Some(pool) = self.user.shard_pools.get(a.shard as usize) {
-                label = pool.manager().target().label;
+                let now = pool.manager().target();
+                label = if replaced {
+                    format!(
+                        "shard {} former primary {} (the shard now runs on {}:{})",
+                        a.shard, a.conn.addr, now.host, now.port
+                    )
+                } else {
+                    now.label
+                };
             }
             let replication = &self.ctx.config.replication;
             let has_standbys = self
@@ -228,7 +243,9 @@ impl Session {
                 .topology
                 .shard(a.shard)
                 .is_some_and(|s| !s.standbys().is_empty());
-            if replication.enabled() && replication.auto_failover && has_standbys {
+            if replaced {
+                failover_note = "; the shard has failed over: retry the transaction";
+            } else if replication.enabled() && replication.auto_failover && has_standbys {
                 failover_note =
                     "; if the primary failed, shardwire is failing the shard over to a standby";
             }
