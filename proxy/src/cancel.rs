@@ -22,10 +22,10 @@ pub struct CancelTarget {
 /// Who a client is, for `SHOW CLIENTS`.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
-    /// Login user.
-    pub user: String,
-    /// Database asked for.
-    pub database: String,
+    /// Login user (shared with the user's entry, not copied per client).
+    pub user: Arc<str>,
+    /// Database asked for (shared likewise).
+    pub database: Arc<str>,
     /// Peer address.
     pub addr: Option<SocketAddr>,
     /// When the client connected.
@@ -35,8 +35,8 @@ pub struct ClientInfo {
 impl Default for ClientInfo {
     fn default() -> Self {
         ClientInfo {
-            user: String::new(),
-            database: String::new(),
+            user: Arc::from(""),
+            database: Arc::from(""),
             addr: None,
             connected_at: std::time::UNIX_EPOCH,
         }
@@ -68,7 +68,7 @@ pub struct LoginDetails {
     /// The proxy's end of the connection.
     pub local_addr: Option<SocketAddr>,
     /// `application_name` from the startup packet.
-    pub application_name: String,
+    pub application_name: Box<str>,
     /// The connection is encrypted.
     pub tls: bool,
 }

@@ -64,6 +64,8 @@ pub struct Context {
     pub replica_settings: std::sync::RwLock<Arc<crate::replicas::ReplicaSettings>>,
     /// Spare buffers for sessions that get busy.
     pub buffers: crate::session::buffers::BufferStash,
+    /// `proxy.database`, shared by every client's cancel slot.
+    pub database_name: Arc<str>,
 }
 
 /// The generic pool's settings from `[pool]`.
@@ -151,6 +153,7 @@ impl Context {
             .map(|u| crate::users::build_entry(u, &parts))
             .collect();
         let users = crate::users::UserTable::new(entries);
+        let database_name: Arc<str> = Arc::from(config.proxy.database.as_str());
         Arc::new_cyclic(|weak| Context {
             control: Arc::new(shardwire_control::ControlPlane::new(
                 control_settings,
@@ -179,6 +182,7 @@ impl Context {
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
             buffers: Default::default(),
+            database_name,
         })
     }
 }

@@ -116,8 +116,11 @@ pub fn apply_pool_settings(ctx: &Context, p: &crate::config::PoolSection) {
 /// pools), added and changed ones get new entries; sessions already logged
 /// in keep theirs until they leave.
 fn apply_users(ctx: &Context, new: &Config, report: &mut ReloadReport) {
-    let current: HashMap<String, std::sync::Arc<UserEntry>> =
-        ctx.users.values().map(|u| (u.name.clone(), u)).collect();
+    let current: HashMap<String, std::sync::Arc<UserEntry>> = ctx
+        .users
+        .values()
+        .map(|u| (u.name.to_string(), u))
+        .collect();
     // New entries are built against the running topology with the new
     // users and pool settings.
     let mut config = ctx.config.clone();
@@ -152,7 +155,7 @@ fn apply_users(ctx: &Context, new: &Config, report: &mut ReloadReport) {
         current
             .values()
             .filter(|e| ctx.auth_query_cache.knows(&e.name))
-            .filter(|e| !new.users.iter().any(|u| u.name == e.name))
+            .filter(|e| !new.users.iter().any(|u| *u.name == *e.name))
             .cloned(),
     );
     let removed: Vec<String> = current

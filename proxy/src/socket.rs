@@ -23,21 +23,29 @@ impl Socket {
     /// slot (`poll_read_ready`), not tokio's list of readiness waiters
     /// (a lock and a list entry per wait): one task at a time may wait,
     /// which is how sessions use their sockets.
-    pub async fn readable(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| match self {
-            Socket::Tcp(s) => s.poll_read_ready(cx),
-            Socket::Bridged(s) => s.poll_read_ready(cx),
-        })
-        .await
+    pub fn readable(&self) -> impl std::future::Future<Output = io::Result<()>> + '_ {
+        std::future::poll_fn(|cx| self.poll_read_ready(cx))
     }
 
     /// Waits until it may be writable (the single writer slot, as above).
-    pub async fn writable(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| match self {
+    pub fn writable(&self) -> impl std::future::Future<Output = io::Result<()>> + '_ {
+        std::future::poll_fn(|cx| self.poll_write_ready(cx))
+    }
+
+    /// Polls read readiness through the socket's single reader slot.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Socket::Tcp(s) => s.poll_read_ready(cx),
+            Socket::Bridged(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    /// Polls write readiness through the socket's single writer slot.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
             Socket::Tcp(s) => s.poll_write_ready(cx),
             Socket::Bridged(s) => s.poll_write_ready(cx),
-        })
-        .await
+        }
     }
 
     /// Writes without waiting (`WouldBlock` when full).

@@ -16,8 +16,8 @@ use std::sync::{Arc, RwLock};
 
 /// A user allowed to log in, with one pool per shard primary.
 pub struct UserEntry {
-    /// Login name.
-    pub name: String,
+    /// Login name (shared with each session's cancel slot).
+    pub name: Arc<str>,
     /// What clients must prove.
     pub credentials: Credentials,
     /// Pools to each shard's primary, indexed by shard number.
@@ -126,7 +126,7 @@ pub fn build_entry(user: &User, parts: &PoolParts<'_>) -> Arc<UserEntry> {
         })
         .collect();
     Arc::new(UserEntry {
-        name: user.name.clone(),
+        name: Arc::from(user.name.as_str()),
         credentials: Credentials::from_user(user),
         shard_pools,
         shard_traffic: (0..config.shards.len())
@@ -194,7 +194,10 @@ impl UserTable {
 
     /// Installs a new set of users.
     pub fn replace(&self, entries: Vec<Arc<UserEntry>>) {
-        let map = entries.into_iter().map(|e| (e.name.clone(), e)).collect();
+        let map = entries
+            .into_iter()
+            .map(|e| (e.name.to_string(), e))
+            .collect();
         *self.users.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
     }
 }

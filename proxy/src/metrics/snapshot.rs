@@ -27,7 +27,7 @@ pub fn refresh(ctx: &Context) {
                 ("waiting", stats.waiting),
             ] {
                 m.pool_gauges
-                    .with_label_values(&[&shard, &user.name, state])
+                    .with_label_values(&[&shard, &*user.name, state])
                     .set(value as i64);
             }
         }

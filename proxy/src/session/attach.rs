@@ -43,7 +43,7 @@ impl Session {
     ) -> Session {
         let cancel = ctx.cancels.register_client(crate::cancel::ClientInfo {
             user: user.name.clone(),
-            database: ctx.config.proxy.database.clone(),
+            database: ctx.database_name.clone(),
             addr: peer,
             connected_at: std::time::SystemTime::now(),
         });
@@ -57,7 +57,8 @@ impl Session {
             client_in: leftover,
             to_client: bytes::BytesMut::new(),
             wanted: startup_params.clone(),
-            startup_params,
+            // Most clients send none worth keeping: no allocation then.
+            startup_params: (!startup_params.is_empty()).then(|| Box::new(startup_params)),
             touched: Vec::new(),
             pending: PendingEffects::default(),
             statements: Default::default(),
@@ -231,7 +232,7 @@ impl Session {
         if pending.discard_all || pending.reset_all {
             self.touched.clear();
             conn.params.reset_all();
-            self.wanted = self.startup_params.clone();
+            self.wanted = self.startup_params.as_deref().cloned().unwrap_or_default();
             if let Some(sql) = conn.params.sync_sql(&self.wanted) {
                 match internal_query(conn, &sql, true).await {
                     Ok(_) => {

@@ -116,7 +116,7 @@ pub(crate) struct Session {
     /// Session parameters the client has set.
     wanted: ParamMap,
     /// The parameters from the startup packet (what `RESET ALL` returns to).
-    startup_params: ParamMap,
+    startup_params: Option<Box<ParamMap>>,
     /// Non-reported GUCs the client SET while holding the current server.
     touched: Vec<String>,
     /// RESET ALL / DISCARD ALL / DEALLOCATE ALL to settle when idle.

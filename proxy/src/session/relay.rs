@@ -25,18 +25,21 @@ enum Event {
     Writable(std::io::Result<()>),
 }
 
-async fn server_readable(server: Option<&ServerConn>) -> std::io::Result<()> {
-    match server {
-        Some(s) => s.stream.readable().await,
-        None => std::future::pending().await,
-    }
+/// Readiness of the server socket, if any (never ready without one). Plain
+/// `poll_fn`s rather than `async fn`s: the relay loop's `select!` keeps
+/// every branch's future in each idle client's task.
+fn server_readable(server: Option<&ServerConn>) -> impl Future<Output = std::io::Result<()>> + '_ {
+    std::future::poll_fn(move |cx| match server {
+        Some(s) => s.stream.poll_read_ready(cx),
+        None => Poll::Pending,
+    })
 }
 
-async fn server_writable(server: Option<&ServerConn>) -> std::io::Result<()> {
-    match server {
-        Some(s) => s.stream.writable().await,
-        None => std::future::pending().await,
-    }
+fn server_writable(server: Option<&ServerConn>) -> impl Future<Output = std::io::Result<()>> + '_ {
+    std::future::poll_fn(move |cx| match server {
+        Some(s) => s.stream.poll_write_ready(cx),
+        None => Poll::Pending,
+    })
 }
 
 /// Reads what the socket has right now, without waiting: `None` when

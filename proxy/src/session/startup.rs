@@ -191,7 +191,7 @@ async fn log_in(stream: TcpStream, ctx: Arc<Context>, id: u64) -> Option<LoggedI
             .params
             .get("application_name")
             .unwrap_or_default()
-            .to_owned(),
+            .into(),
         tls: stream.is_tls(),
     };
     let session = Box::new(Session::new(
