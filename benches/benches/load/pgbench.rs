@@ -94,17 +94,7 @@ pub async fn select_only(pgbench: &Path, at: Endpoint, spec: RunSpec) -> anyhow:
     ]);
     // Connecting 200 clients and the run itself, with room for a slow proxy.
     let limit = Duration::from_secs(spec.secs + 120);
-    let out = output(cmd, limit).await?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        bail!(
-            "pgbench exited with {}:\n{}",
-            out.status,
-            tail(&both(&out), 25)
-        );
-    }
-    parse_summary(&stdout)
-        .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
+    summary_of(cmd, limit).await
 }
 
 /// `pgbench -S -c <clients> -j 2 -t 1 -n`: every client logs in and runs
@@ -122,16 +112,7 @@ pub async fn logins(pgbench: &Path, at: Endpoint, clients: u32) -> anyhow::Resul
         "-n",
         DATABASE,
     ]);
-    let out = output(cmd, Duration::from_secs(120)).await?;
-    if !out.status.success() {
-        bail!(
-            "pgbench exited with {}:\n{}",
-            out.status,
-            tail(&both(&out), 25)
-        );
-    }
-    parse_summary(&String::from_utf8_lossy(&out.stdout))
-        .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
+    summary_of(cmd, Duration::from_secs(120)).await
 }
 
 /// `pgbench -S -M <mode> -c <clients> -j 2 -t <per_client> -n` as `user`
@@ -161,16 +142,7 @@ pub async fn fixed_count(
         DATABASE,
     ]);
     // Under valgrind a pooler runs some fifty times slower than natively.
-    let out = output(cmd, Duration::from_secs(1_800)).await?;
-    if !out.status.success() {
-        bail!(
-            "pgbench exited with {}:\n{}",
-            out.status,
-            tail(&both(&out), 25)
-        );
-    }
-    parse_summary(&String::from_utf8_lossy(&out.stdout))
-        .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
+    summary_of(cmd, Duration::from_secs(1_800)).await
 }
 
 fn command(pgbench: &Path, at: Endpoint) -> Command {
@@ -194,6 +166,21 @@ fn command_as(pgbench: &Path, at: Endpoint, user: &str) -> Command {
     .env_remove("PGOPTIONS")
     .kill_on_drop(true);
     cmd
+}
+
+/// Runs pgbench to completion (killed after `limit`) and reads its summary;
+/// fails if it exits non-zero (e.g. a client aborted) or prints none.
+async fn summary_of(cmd: Command, limit: Duration) -> anyhow::Result<Summary> {
+    let out = output(cmd, limit).await?;
+    if !out.status.success() {
+        bail!(
+            "pgbench exited with {}:\n{}",
+            out.status,
+            tail(&both(&out), 25)
+        );
+    }
+    parse_summary(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("reading pgbench's summary from:\n{}", tail(&both(&out), 25)))
 }
 
 /// Runs `cmd` to completion, killing it after `limit`.
