@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+mod packed_addr;
+pub use packed_addr::PackedAddr;
+
 /// The server backend a cancel request must go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CancelTarget {
@@ -19,27 +22,42 @@ pub struct CancelTarget {
     pub secret: i32,
 }
 
-/// Who a client is, for `SHOW CLIENTS`.
-#[derive(Debug, Clone)]
+/// Who a client is, for `SHOW CLIENTS` and `KILL_CLIENT`: set once, at
+/// login. Kept small (every idle client holds one): names are shared,
+/// addresses packed, the time in microseconds.
+#[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     /// Login user (shared with the user's entry, not copied per client).
     pub user: Arc<str>,
     /// Database asked for (shared likewise).
     pub database: Arc<str>,
-    /// Peer address.
-    pub addr: Option<SocketAddr>,
-    /// When the client connected.
-    pub connected_at: std::time::SystemTime,
+    /// `application_name` from the startup packet (empty: none).
+    pub application_name: Box<str>,
+    /// When the client connected, in microseconds since the Unix epoch.
+    pub connected_at_micros: u64,
+    /// The session's connection id in `SessionTable` plus one (0: none),
+    /// so the console's KILL_CLIENT can end this one session.
+    pub conn: u64,
+    /// The client's end of the connection.
+    pub peer: PackedAddr,
+    /// The proxy's end of the connection.
+    pub local: PackedAddr,
+    /// The connection is encrypted.
+    pub tls: bool,
 }
 
-impl Default for ClientInfo {
-    fn default() -> Self {
-        ClientInfo {
-            user: Arc::from(""),
-            database: Arc::from(""),
-            addr: None,
-            connected_at: std::time::UNIX_EPOCH,
-        }
+impl ClientInfo {
+    /// When the client connected.
+    pub fn connected_at(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_micros(self.connected_at_micros)
+    }
+
+    /// Stamps `at` as the connection time.
+    pub fn with_connected_at(mut self, at: std::time::SystemTime) -> Self {
+        self.connected_at_micros = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self
     }
 }
 
@@ -52,25 +70,12 @@ pub struct CancelSlot {
     pub info: ClientInfo,
     /// The client waits for a server connection.
     pub waiting: std::sync::atomic::AtomicBool,
-    /// The session's connection id in `SessionTable` plus one (0: not
-    /// set yet; set at login), so the console's KILL_CLIENT can end this
-    /// one session.
-    pub conn: std::sync::atomic::AtomicU64,
     /// KILL_CLIENT ended the session: it says so to the client as it goes.
     pub killed: std::sync::atomic::AtomicBool,
-    /// What the login told, for `SHOW CLIENTS` (set once, at login).
-    pub login: std::sync::OnceLock<LoginDetails>,
-}
-
-/// What `SHOW CLIENTS` shows of a client's login.
-#[derive(Debug, Clone, Default)]
-pub struct LoginDetails {
-    /// The proxy's end of the connection.
-    pub local_addr: Option<SocketAddr>,
-    /// `application_name` from the startup packet.
-    pub application_name: Box<str>,
-    /// The connection is encrypted.
-    pub tls: bool,
+    /// The session's task while it waits between transactions, woken when
+    /// the proxy starts draining (one slot per client rather than a shared
+    /// `Notify`: no shared lock and no waiter node per idle client).
+    drain_waker: futures_util::task::AtomicWaker,
 }
 
 impl CancelSlot {
@@ -82,6 +87,31 @@ impl CancelSlot {
     /// The backend the client uses now.
     pub fn get(&self) -> Option<CancelTarget> {
         *self.target.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ready once `draining()` holds; else registers the task to be woken
+    /// by [`CancelSlot::wake_for_drain`].
+    pub fn poll_drain(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        draining: impl Fn() -> bool,
+    ) -> std::task::Poll<()> {
+        if draining() {
+            return std::task::Poll::Ready(());
+        }
+        self.drain_waker.register(cx.waker());
+        // Checked again after registering: a drain that began in between
+        // woke nobody.
+        if draining() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+
+    /// Wakes the session if it waits between transactions.
+    pub fn wake_for_drain(&self) {
+        self.drain_waker.wake();
     }
 }
 

@@ -21,6 +21,10 @@ pub async fn drain(ctx: &Context) -> usize {
     tracing::info!(clients = ctx.sessions.client_count(), timeout = ?limit,
         "draining: running transactions finish, then each client is told 57P01");
     ctx.sessions.begin_drain();
+    // Sessions waiting between transactions end now.
+    for (_, slot) in ctx.cancels.clients() {
+        slot.wake_for_drain();
+    }
     let started = Instant::now();
     while ctx.sessions.client_count() > 0 && started.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -34,8 +34,6 @@ pub struct SessionTable {
     /// Draining (SIGTERM, SHUTDOWN WAIT_FOR_CLIENTS): each session ends
     /// with 57P01 at its next transaction boundary.
     draining: AtomicBool,
-    /// Wakes idle sessions when draining starts.
-    pub drain_started: Notify,
     /// Databases closed to new client logins (`DISABLE db`).
     disabled: Mutex<std::collections::HashSet<String>>,
 }
@@ -129,11 +127,11 @@ impl SessionTable {
     }
 
     /// Starts draining: new clients are refused, sessions end at their
-    /// next transaction boundary.
+    /// next transaction boundary (the caller wakes the sessions waiting
+    /// between transactions through their cancel slots).
     pub fn begin_drain(&self) {
         self.begin_shutdown();
         self.draining.store(true, Ordering::Release);
-        self.drain_started.notify_waiters();
     }
 
     /// Whether sessions are asked to end at their next boundary.

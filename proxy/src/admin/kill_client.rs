@@ -32,7 +32,7 @@ pub fn kill_client(ctx: &Context, text: &str) -> Result<ResultSet, ErrorResponse
         .find(|((pid, _), _)| i64::from(*pid) == id)
         .map(|(_, slot)| slot)
         .ok_or_else(|| not_found(text))?;
-    let conn = slot.conn.load(Ordering::Relaxed);
+    let conn = slot.info.conn;
     if conn == 0 {
         return Err(not_found(text));
     }

@@ -72,7 +72,7 @@ pub fn clients(ctx: &Context) -> ResultSet {
     ]);
     let mut r = ResultSet::new(&columns);
     let mut clients = ctx.cancels.clients();
-    clients.sort_by_key(|(_, slot)| slot.info.connected_at);
+    clients.sort_by_key(|(_, slot)| slot.info.connected_at_micros);
     for ((pid, _), slot) in clients {
         let target = slot.get();
         let state = if slot.waiting.load(Ordering::Relaxed) {
@@ -82,19 +82,19 @@ pub fn clients(ctx: &Context) -> ResultSet {
         } else {
             "idle"
         };
-        let login = slot.login.get().cloned().unwrap_or_default();
-        let local = login.local_addr;
+        let info = &slot.info;
+        let (peer, local) = (info.peer.get(), info.local.get());
         r.row(vec![
             text("C"),
             text(&slot.info.user),
             text(&slot.info.database),
             text("none"),
             text(state),
-            slot.info.addr.map(|a| a.ip().to_string()),
-            slot.info.addr.map(|a| a.port().to_string()),
+            peer.map(|a| a.ip().to_string()),
+            peer.map(|a| a.port().to_string()),
             local.map(|a| a.ip().to_string()),
             local.map(|a| a.port().to_string()),
-            text(format_time(slot.info.connected_at)),
+            text(format_time(info.connected_at())),
             // The time of the latest request is not tracked per client.
             None,
             text(0),
@@ -103,8 +103,8 @@ pub fn clients(ctx: &Context) -> ResultSet {
             text(format!("{pid:x}")),
             target.map(|t| format!("{:x}", t.pid)),
             text(0),
-            text(if login.tls { "TLS" } else { "" }),
-            text(&login.application_name),
+            text(if info.tls { "TLS" } else { "" }),
+            text(&info.application_name),
             text(0),
             text(pid),
             target.map(|t| t.pid.to_string()),

@@ -37,20 +37,15 @@ impl Session {
         ctx: Arc<Context>,
         user: Arc<UserEntry>,
         client: crate::socket::Socket,
-        peer: Option<std::net::SocketAddr>,
+        info: crate::cancel::ClientInfo,
         leftover: bytes::BytesMut,
         startup_params: ParamMap,
+        open: super::startup::OpenConnection,
     ) -> Session {
-        let cancel = ctx.cancels.register_client(crate::cancel::ClientInfo {
-            user: user.name.clone(),
-            database: ctx.database_name.clone(),
-            addr: peer,
-            connected_at: std::time::SystemTime::now(),
-        });
+        let cancel = ctx.cancels.register_client(info);
         ctx.metrics.clients.inc();
         Session {
             mode: ctx.config.proxy.pool_mode,
-            max_message: ctx.config.proxy.max_message_size,
             ctx,
             user,
             client,
@@ -62,8 +57,7 @@ impl Session {
             touched: Vec::new(),
             pending: PendingEffects::default(),
             statements: Default::default(),
-            unnamed_parse: None,
-            unnamed_statement: None,
+            unnamed: None,
             hints: Default::default(),
             local_hints: None,
             held: Vec::new(),
@@ -80,6 +74,7 @@ impl Session {
             txn_wrote: false,
             request_started: None,
             cancel,
+            _open: open,
         }
     }
 
@@ -227,7 +222,9 @@ impl Session {
         }
         if pending.discard_all {
             a.unnamed_valid = false;
-            self.unnamed_parse = None;
+            if let Some(unnamed) = self.unnamed.as_mut() {
+                unnamed.parse.clear();
+            }
         }
         if pending.discard_all || pending.reset_all {
             self.touched.clear();

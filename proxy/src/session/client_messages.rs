@@ -56,7 +56,8 @@ impl Session {
             }
         }
         loop {
-            let header = match peek_header(&self.client_in, self.max_message) {
+            let header = match peek_header(&self.client_in, self.ctx.config.proxy.max_message_size)
+            {
                 Ok(Some(h)) => h,
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -398,14 +399,17 @@ impl Session {
         };
         if name.is_empty() || self.mode == PoolMode::Session {
             if name.is_empty() {
-                self.unnamed_parse = Some(Bytes::copy_from_slice(frame));
-                self.unnamed_statement = plan.map(|p| {
+                let statement = plan.map(|p| {
                     Arc::new(PreparedStatement::new(
                         &self.ctx.statements,
                         after_name,
                         Some(p),
                     ))
                 });
+                let unnamed = self.unnamed.get_or_insert_with(Default::default);
+                unnamed.parse.clear();
+                unnamed.parse.extend_from_slice(frame);
+                unnamed.statement = statement;
             }
             if self.sharded() && self.server.is_none() {
                 // Which shard runs it is known only at Bind: prepare there.
@@ -500,7 +504,12 @@ impl Session {
         if a.unnamed_valid {
             return;
         }
-        if let Some(parse) = &self.unnamed_parse {
+        if let Some(parse) = self
+            .unnamed
+            .as_ref()
+            .map(|u| &u.parse[..])
+            .filter(|p| !p.is_empty())
+        {
             a.conn.send(parse);
             a.unnamed_valid = true;
             self.expect.push(Expect::Parse {
@@ -595,7 +604,7 @@ impl Session {
     /// session on the shard, or answers a held-back BEGIN/COMMIT locally.
     async fn route_bind(&mut self, bind: &bind::Bind<'_>) -> BindRoute {
         let stmt = if bind.statement.is_empty() {
-            self.unnamed_statement.clone()
+            self.unnamed.as_ref().and_then(|u| u.statement.clone())
         } else {
             self.statements.get(bind.statement).cloned()
         };

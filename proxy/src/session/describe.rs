@@ -19,7 +19,7 @@ impl Session {
     /// RowDescription or NoData, or the server's error.
     pub(super) async fn describe_unattached(&mut self, name: &[u8]) {
         let stmt = if name.is_empty() {
-            self.unnamed_statement.clone()
+            self.unnamed.as_ref().and_then(|u| u.statement.clone())
         } else {
             self.statements.get(name).cloned()
         };

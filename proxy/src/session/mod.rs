@@ -48,7 +48,24 @@ impl Drop for Session {
     }
 }
 
+/// A client's address as the log lines show it (empty when unknown).
+pub(crate) struct PeerDisplay(pub Option<std::net::SocketAddr>);
+
+impl std::fmt::Display for PeerDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Session {
+    /// The client's address, for log lines.
+    fn peer(&self) -> PeerDisplay {
+        PeerDisplay(self.cancel.slot.info.peer.get())
+    }
+
     /// Traffic counters of the shard in use (else the default shard).
     fn traffic(&self) -> Option<&crate::metrics::PoolTraffic> {
         let shard = self
@@ -107,7 +124,6 @@ pub(crate) struct Session {
     ctx: Arc<Context>,
     user: Arc<UserEntry>,
     mode: PoolMode,
-    max_message: usize,
     client: crate::socket::Socket,
     /// Bytes from the client not yet processed (freed while idle).
     client_in: BytesMut,
@@ -124,8 +140,7 @@ pub(crate) struct Session {
     statements: ClientStatements,
     /// The client's last unnamed Parse, to re-send on another connection,
     /// with its routing plan when sharded.
-    unnamed_parse: Option<Bytes>,
-    unnamed_statement: Option<Arc<statements::PreparedStatement>>,
+    unnamed: Option<Box<statements::UnnamedStatement>>,
     /// Routing hints from `SET shardwire.user_id/shard`.
     hints: shardwire_router::SessionHints,
     /// … and from `SET LOCAL`, until the transaction ends.
@@ -165,4 +180,6 @@ pub(crate) struct Session {
     /// while this instance may not write to the shard).
     txn_wrote: bool,
     cancel: CancelRegistration,
+    /// The connection's places under the limits and in the session table.
+    _open: startup::OpenConnection,
 }

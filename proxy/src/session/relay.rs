@@ -42,6 +42,15 @@ fn server_writable(server: Option<&ServerConn>) -> impl Future<Output = std::io:
     })
 }
 
+/// Ready once the proxy starts draining (the session then ends at its
+/// transaction boundary, see `relay`).
+fn drain_started<'a>(
+    slot: &'a crate::cancel::CancelSlot,
+    sessions: &'a crate::sessions::SessionTable,
+) -> impl Future<Output = ()> + 'a {
+    std::future::poll_fn(move |cx| slot.poll_drain(cx, || sessions.is_draining()))
+}
+
 /// Reads what the socket has right now, without waiting: `None` when
 /// nothing is there. Goes through tokio's `poll_read`, which marks the
 /// socket not-ready after a short read, so the loop does not spend a
@@ -126,7 +135,7 @@ impl Session {
                 r = self.client.readable(), if server_out < HIGH_WATER && self.client_in.len() < HIGH_WATER && self.to_client.len() < HIGH_WATER => Event::ClientReadable(r),
                 r = self.client.writable(), if !self.to_client.is_empty() => Event::Writable(r),
                 r = server_writable(server), if server_out > 0 => Event::Writable(r),
-                _ = self.ctx.sessions.drain_started.notified(), if server.is_none() => Event::Writable(Ok(())),
+                _ = drain_started(&self.cancel.slot, &self.ctx.sessions), if server.is_none() => Event::Writable(Ok(())),
             };
             let step = match event {
                 Event::ServerReadable(Ok(())) => self.read_server(),

@@ -39,33 +39,42 @@ enum Handshake {
 /// Serves one accepted client connection until it closes, holding `slot`
 /// (its place under `proxy.max_client_connections`) all along, and takes
 /// it off the session table at the end.
-pub async fn serve_connection(
+///
+/// Not an `async fn`: an `async fn` keeps its arguments in the task for the
+/// connection's whole life. The login is boxed (its state — sockets and
+/// buffers half moved, the startup packet, refusals — is needed only while
+/// logging in) and the connection's bookkeeping rides in it and then in the
+/// session, so the task of an idle client holds only the relay loop's few
+/// words and a pointer to the session.
+pub fn serve_connection(
     stream: TcpStream,
     ctx: Arc<Context>,
     id: u64,
     slot: crate::limits::Slot,
+) -> impl std::future::Future<Output = ()> + Send {
+    let open = OpenConnection {
+        ctx: ctx.clone(),
+        id,
+        _slot: slot,
+        _user_slot: None,
+    };
+    serve_logged_in(Box::pin(log_in(stream, ctx, open)))
+}
+
+/// Runs the session of a client `login` let in, to its end.
+async fn serve_logged_in(
+    login: std::pin::Pin<Box<impl std::future::Future<Output = Option<Box<Session>>>>>,
 ) {
-    let sessions = ctx.clone();
-    // The login is boxed: its state (sockets and buffers half moved, the
-    // startup packet, refusals) is needed only while logging in, and the
-    // task of an idle client then holds only the session's relay loop and a
-    // pointer to the session.
-    if let Some(LoggedIn {
-        mut session,
-        peer,
-        _user_slot,
-    }) = Box::pin(log_in(stream, ctx, id)).await
-    {
+    if let Some(mut session) = login.await {
         let end = session.run().await;
         // Boxed: the ending's state is needed once, not all along.
-        Box::pin(end_session(session, peer, end)).await;
+        Box::pin(end_session(session, end)).await;
     }
-    drop(slot);
-    sessions.sessions.remove(id);
 }
 
 /// Logs how a session ended and tells the client why, if it must be told.
-async fn end_session(mut session: Box<Session>, peer: String, end: SessionEnd) {
+async fn end_session(mut session: Box<Session>, end: SessionEnd) {
+    let peer = session.peer();
     match end {
         SessionEnd::ClientGone => tracing::info!(%peer, "client disconnected"),
         SessionEnd::Fatal(e) => {
@@ -75,19 +84,34 @@ async fn end_session(mut session: Box<Session>, peer: String, end: SessionEnd) {
     }
 }
 
-/// A client that logged in, ready for its session.
-struct LoggedIn {
-    session: Box<Session>,
-    /// The peer address, for the log lines.
-    peer: String,
-    /// Its place under the user's `max_connections`.
+/// An accepted connection's places under the connection limits and its
+/// entry in the session table, given back together when it ends (whether
+/// it ended as a session, an admin console, a refusal, or was aborted).
+pub(crate) struct OpenConnection {
+    ctx: Arc<Context>,
+    /// Its id in the session table.
+    id: u64,
+    /// Its place under `proxy.max_client_connections`.
+    _slot: crate::limits::Slot,
+    /// Its place under the user's `max_connections`, once logged in.
     _user_slot: Option<crate::limits::Slot>,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.ctx.sessions.remove(self.id);
+    }
 }
 
 /// TLS, the startup packet and authentication; admin consoles and refused
 /// clients are served here to the end (`None`), a client of the database
 /// comes back ready for its session.
-async fn log_in(stream: TcpStream, ctx: Arc<Context>, id: u64) -> Option<LoggedIn> {
+async fn log_in(
+    stream: TcpStream,
+    ctx: Arc<Context>,
+    mut open: OpenConnection,
+) -> Option<Box<Session>> {
+    let id = open.id;
     let _ = stream.set_nodelay(true);
     let peer_addr = stream.peer_addr().ok();
     let local_addr = stream.local_addr().ok();
@@ -183,37 +207,34 @@ async fn log_in(stream: TcpStream, ctx: Arc<Context>, id: u64) -> Option<LoggedI
         },
         None => None,
     };
-    let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
+    open._user_slot = user_slot;
+    let peer = crate::session::PeerDisplay(peer_addr);
     tracing::info!(user = %login.user, database = %login.database, %peer, "client connected");
-    let details = crate::cancel::LoginDetails {
-        local_addr,
+    let info = crate::cancel::ClientInfo {
+        user: user.name.clone(),
+        database: ctx.database_name.clone(),
         application_name: login
             .params
             .get("application_name")
             .unwrap_or_default()
             .into(),
+        // KILL_CLIENT finds this session's task by its connection id.
+        conn: id + 1,
+        peer: crate::cancel::PackedAddr::new(peer_addr),
+        local: crate::cancel::PackedAddr::new(local_addr),
         tls: stream.is_tls(),
-    };
-    let session = Box::new(Session::new(
+        ..Default::default()
+    }
+    .with_connected_at(std::time::SystemTime::now());
+    Some(Box::new(Session::new(
         ctx,
         user,
         stream,
-        peer_addr,
+        info,
         buf,
         login.params,
-    ));
-    let _ = session.cancel.slot.login.set(details);
-    // KILL_CLIENT finds this session's task by its connection id.
-    session
-        .cancel
-        .slot
-        .conn
-        .store(id + 1, std::sync::atomic::Ordering::Relaxed);
-    Some(LoggedIn {
-        session,
-        peer,
-        _user_slot: user_slot,
-    })
+        open,
+    )))
 }
 
 /// Tells a new client the proxy is shutting down (57P01), then closes.

@@ -111,39 +111,64 @@ pub fn parse_tail(after_name: &[u8]) -> (String, Vec<u32>) {
     (sql, types)
 }
 
-/// One client's statements by its own names.
+/// One client's statements by its own names. The map is allocated at the
+/// first named Parse: most clients (and every idle one that never
+/// prepared a statement) hold one pointer.
 #[derive(Debug, Default)]
 pub struct ClientStatements {
-    by_name: HashMap<Box<[u8]>, Arc<PreparedStatement>>,
+    by_name: Option<Box<StatementsByName>>,
 }
+
+/// A client's statement names and what they stand for.
+type StatementsByName = HashMap<Box<[u8]>, Arc<PreparedStatement>>;
 
 impl ClientStatements {
     /// Looks a name up.
     pub fn get(&self, name: &[u8]) -> Option<&Arc<PreparedStatement>> {
-        self.by_name.get(name)
+        self.by_name.as_ref()?.get(name)
     }
 
     /// Adds a statement under the client's name.
     pub fn insert(&mut self, name: &[u8], stmt: Arc<PreparedStatement>) {
-        self.by_name.insert(name.into(), stmt);
+        self.by_name
+            .get_or_insert_with(Default::default)
+            .insert(name.into(), stmt);
     }
 
     /// Removes a name; true when it existed.
     pub fn remove(&mut self, name: &[u8]) -> bool {
-        self.by_name.remove(name).is_some()
+        self.by_name
+            .as_mut()
+            .is_some_and(|m| m.remove(name).is_some())
     }
 
     /// Removes a name only if it still maps to statement `id`.
     pub fn remove_if(&mut self, name: &[u8], id: u64) {
-        if self.by_name.get(name).is_some_and(|s| s.id == id) {
-            self.by_name.remove(name);
+        if let Some(map) = self.by_name.as_mut() {
+            if map.get(name).is_some_and(|s| s.id == id) {
+                map.remove(name);
+            }
         }
     }
 
     /// Forgets everything (`DEALLOCATE ALL`, `DISCARD ALL`).
     pub fn clear(&mut self) {
-        self.by_name.clear();
+        if let Some(map) = self.by_name.as_mut() {
+            map.clear();
+        }
     }
+}
+
+/// The client's unnamed statement: its last unnamed Parse (re-sent when
+/// the session moves to another server connection) and, when sharded, its
+/// routing plan. Allocated at the first unnamed Parse and reused after, so
+/// a client that sends one per query copies it into the same buffer.
+#[derive(Debug, Default)]
+pub struct UnnamedStatement {
+    /// The Parse message (empty: none to re-send, after DISCARD ALL).
+    pub parse: Vec<u8>,
+    /// Its routing plan, when sharded.
+    pub statement: Option<Arc<PreparedStatement>>,
 }
 
 #[cfg(test)]
