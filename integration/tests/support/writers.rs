@@ -66,7 +66,7 @@ pub fn spawn_writer(
                         log.errors
                             .lock()
                             .unwrap()
-                            .push((sqlstate(&e), format!("connect: {e}")));
+                            .push((sqlstate(&e), format!("connect: {}", describe(&e, epoch))));
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
