@@ -116,11 +116,24 @@ pub(crate) async fn primary_connection(
     }
 }
 
-/// Whether the server could not be reached at all (worth waiting for a
-/// failover), as opposed to refusing the login or the TLS handshake.
+/// Whether the server could not be reached (worth waiting for a
+/// failover), as opposed to refusing the login or the TLS handshake: no
+/// connection, a connection lost during the login (the primary died
+/// after accepting it), or a server that says it is shutting down,
+/// crashing or starting up (57P01/57P02/57P03) rather than refusing this
+/// user.
 fn unreachable(e: &crate::server::conn::ServerConnError) -> bool {
+    use crate::auth::server::ServerAuthError as A;
     use crate::server::conn::ServerConnError as E;
-    matches!(e, E::Connect { .. } | E::Timeout(_) | E::Wire(_))
+    match e {
+        E::Connect { .. } | E::Timeout(_) | E::Wire(_) => true,
+        E::Login { source, .. } => match source {
+            A::Wire(_) => true,
+            A::Refused(refusal) => matches!(refusal.code.as_str(), "57P01" | "57P02" | "57P03"),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn failing_over(shard: u32, limit: std::time::Duration) -> ErrorResponse {
@@ -134,4 +147,37 @@ fn failing_over(shard: u32, limit: std::time::Duration) -> ErrorResponse {
     .with_hint(
         "retry the transaction; SHOW FAILOVERS in the admin console shows the failover's progress",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreachable;
+    use crate::auth::server::ServerAuthError;
+    use crate::protocol::error::ServerError;
+    use crate::server::conn::ServerConnError;
+    use crate::wire::WireError;
+
+    fn refused(code: &str) -> ServerConnError {
+        ServerConnError::Login {
+            label: "shard 0 primary".into(),
+            source: ServerAuthError::Refused(ServerError {
+                code: code.into(),
+                ..ServerError::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_primary_going_down_is_waited_out_but_a_refused_user_is_not() {
+        assert!(unreachable(&refused("57P01")), "shutting down");
+        assert!(unreachable(&refused("57P03")), "starting up");
+        assert!(!unreachable(&refused("28P01")), "wrong password");
+        assert!(!unreachable(&refused("3D000")), "no such database");
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(unreachable(&ServerConnError::Login {
+            label: "shard 0 primary".into(),
+            source: ServerAuthError::Wire(WireError::Io(reset)),
+        }));
+        assert!(!unreachable(&ServerConnError::Retired));
+    }
 }
