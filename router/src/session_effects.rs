@@ -43,7 +43,7 @@ pub fn may_have_effects(sql: &[u8]) -> bool {
     while end > 0 && (sql[end - 1].is_ascii_whitespace() || sql[end - 1] == b';') {
         end -= 1;
     }
-    if sql[..end].contains(&b';') {
+    if memchr::memchr(b';', &sql[..end]).is_some() {
         return true;
     }
     let start = sql

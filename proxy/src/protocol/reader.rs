@@ -17,7 +17,7 @@ impl<'a> BodyReader<'a> {
     /// A NUL-terminated string, without the NUL.
     pub fn cstr(&mut self) -> Option<&'a [u8]> {
         let rest = self.buf.get(self.pos..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
+        let end = memchr::memchr(0, rest)?;
         self.pos += end + 1;
         Some(&rest[..end])
     }

@@ -131,8 +131,17 @@ impl ExpectQueue {
     }
 
     /// Removes and returns synthetic replies now at the head (dropping
-    /// CopyEnd markers that reached it).
+    /// CopyEnd markers that reached it). Called after every server
+    /// message: the usual answer, "none", is decided inline.
+    #[inline]
     pub fn take_synthetic_head(&mut self) -> Option<Bytes> {
+        match self.items.front() {
+            Some(Expect::Synthetic(_) | Expect::CopyEnd) => self.take_marked_head(),
+            _ => None,
+        }
+    }
+
+    fn take_marked_head(&mut self) -> Option<Bytes> {
         while let Some(Expect::CopyEnd) = self.items.front() {
             self.items.pop_front();
         }
