@@ -175,13 +175,16 @@ impl<M: Manager> Pool<M> {
 
     fn hand_out(&self, entry: Entry<M::Conn>, start: Instant, waited: bool) -> Pooled<M> {
         let shared = &self.handle.shared;
-        let wait = if waited {
-            start.elapsed()
+        // One clock read per checkout: a ready connection is handed out at
+        // `start`, a waited-for one now.
+        let (wait, at) = if waited {
+            let now = Instant::now();
+            (now.saturating_duration_since(start), now)
         } else {
-            Duration::ZERO
+            (Duration::ZERO, start)
         };
         shared.counters.record_checkout(wait);
-        Pooled::new(Arc::clone(shared), entry)
+        Pooled::new(Arc::clone(shared), entry, at)
     }
 
     fn timed_out(&self, start: Instant) -> PoolError<M::Error> {

@@ -23,15 +23,17 @@ pub struct Pooled<M: Manager> {
     /// Always initialised; taken exactly once, in `Drop`.
     conn: ManuallyDrop<Box<M::Conn>>,
     created: Instant,
+    checked_out: Instant,
     shared: Arc<Shared<M>>,
     discard: bool,
 }
 
 impl<M: Manager> Pooled<M> {
-    pub(crate) fn new(shared: Arc<Shared<M>>, entry: Entry<M::Conn>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared<M>>, entry: Entry<M::Conn>, checked_out: Instant) -> Self {
         Self {
             conn: ManuallyDrop::new(entry.conn),
             created: entry.created,
+            checked_out,
             shared,
             discard: false,
         }
@@ -46,6 +48,12 @@ impl<M: Manager> Pooled<M> {
     /// Time since the connection was opened.
     pub fn age(&self) -> Duration {
         self.created.elapsed()
+    }
+
+    /// When it was handed out (the pool read the clock then; callers that
+    /// time the checkout's use need not read it again).
+    pub fn checked_out_at(&self) -> std::time::Instant {
+        self.checked_out.into_std()
     }
 }
 

@@ -169,8 +169,8 @@ impl Session {
         self.server = Some(Attached {
             conn,
             shard,
-            since: std::time::Instant::now(),
             unnamed_valid: false,
+            fresh: true,
         });
         Ok(())
     }
@@ -201,7 +201,8 @@ impl Session {
             self.cancel.slot.set(None);
             if let Some(t) = self.user.shard_traffic.get(a.shard as usize) {
                 t.xacts.inc();
-                t.xact_time_us.inc_by(a.since.elapsed().as_micros() as u64);
+                t.xact_time_us
+                    .inc_by(a.conn.checked_out_at().elapsed().as_micros() as u64);
             }
         }
     }

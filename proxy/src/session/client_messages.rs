@@ -194,8 +194,13 @@ impl Session {
         if let Some(a) = self.server.as_mut() {
             a.conn.send(bytes);
             if self.request_started.is_none() {
-                self.request_started = Some(std::time::Instant::now());
+                self.request_started = Some(if a.fresh {
+                    a.conn.checked_out_at()
+                } else {
+                    std::time::Instant::now()
+                });
             }
+            a.fresh = false;
         }
     }
 

@@ -88,10 +88,11 @@ struct Attached {
     conn: Pooled<crate::server::ServerManager>,
     /// The shard it belongs to.
     shard: u32,
-    /// When it was checked out.
-    since: std::time::Instant,
     /// The client's unnamed statement exists on this connection.
     unnamed_valid: bool,
+    /// Checked out for the request being forwarded now, which then
+    /// started when the checkout did (spares a clock read).
+    fresh: bool,
 }
 
 impl Attached {
