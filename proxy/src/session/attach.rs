@@ -155,6 +155,38 @@ impl Session {
         if apply_params(&mut conn, &self.wanted).await? {
             self.wanted.adopt_spelling(&conn.params);
         }
+        self.install(conn, shard);
+        Ok(())
+    }
+
+    /// Attaches a connection without waiting, if one is ready: the session
+    /// is attached already, or the shard's pool has an idle connection to
+    /// the current primary whose parameters match the client's. `false`:
+    /// the caller takes the waiting path ([`Session::attach`]).
+    pub(super) fn attach_now(&mut self) -> bool {
+        if self.server.is_some() {
+            return true;
+        }
+        let shard = self.any_shard();
+        let Some(conn) = super::checkout::ready_primary_connection(&self.ctx, &self.user, shard)
+        else {
+            return false;
+        };
+        if !conn.params.known_in_sync(&self.wanted) {
+            // Its parameters must be brought in line first, which waits
+            // for the server: back to the pool, the waiting path takes it.
+            return false;
+        }
+        if let Some(t) = self.user.shard_traffic.get(shard as usize) {
+            t.checkout_wait_seconds.observe(0.0);
+        }
+        self.install(conn, shard);
+        true
+    }
+
+    /// Makes `conn`, checked out of `shard`'s pool with the client's
+    /// parameters applied, the session's server connection.
+    fn install(&mut self, conn: shardwire_pool::Pooled<crate::server::ServerManager>, shard: u32) {
         self.cancel.slot.set(Some(CancelTarget {
             addr: conn.addr,
             pid: conn.backend_pid,
@@ -172,7 +204,6 @@ impl Session {
             unnamed_valid: false,
             fresh: true,
         });
-        Ok(())
     }
 
     /// Whether the server can go back to the pool now (transaction mode,

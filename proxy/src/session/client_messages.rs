@@ -38,6 +38,17 @@ fn query_frame(sql: &str) -> Bytes {
     out.freeze()
 }
 
+/// Whether `sql` (or a Query body) begins with the word `DEALLOCATE`.
+pub(super) fn starts_with_deallocate(sql: &[u8]) -> bool {
+    let start = sql
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(sql.len());
+    sql[start..]
+        .get(..10)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"deallocate"))
+}
+
 fn malformed(what: &str) -> SessionEnd {
     SessionEnd::Fatal(ErrorResponse::fatal(
         SqlState::ProtocolViolation,
@@ -116,10 +127,12 @@ impl Session {
                     self.emit(out.freeze());
                     return Ok(());
                 }
-                if let Some(t) = self.traffic() {
-                    t.queries.inc();
+                if let Err(e) = self.attach().await {
+                    self.refuse_extended(e);
+                    return Ok(());
                 }
-                self.forward_extended(frame, Expect::Execute).await
+                self.forward_execute(frame);
+                Ok(())
             }
             b'S' => {
                 self.skip_until_sync = false;
@@ -137,10 +150,7 @@ impl Session {
                     }
                 }
                 if self.server.is_some() {
-                    self.forward(frame);
-                    if !self.copy_in_active {
-                        self.expect.push(Expect::Sync);
-                    }
+                    self.forward_sync(frame);
                 } else {
                     let mut out = BytesMut::new();
                     builder::ready_for_query(&mut out, self.local_status());
@@ -190,7 +200,7 @@ impl Session {
     }
 
     /// Queues bytes for the server (a server must be attached).
-    fn forward(&mut self, bytes: &[u8]) {
+    pub(super) fn forward(&mut self, bytes: &[u8]) {
         if let Some(a) = self.server.as_mut() {
             a.conn.send(bytes);
             if self.request_started.is_none() {
@@ -267,14 +277,21 @@ impl Session {
         self.expect.push(Expect::Query);
     }
 
-    async fn forward_extended(&mut self, frame: &[u8], expect: Expect) -> Result<(), SessionEnd> {
-        if let Err(e) = self.attach().await {
-            self.refuse_extended(e);
-            return Ok(());
+    /// Forwards an Execute (a server is attached).
+    pub(super) fn forward_execute(&mut self, frame: &[u8]) {
+        if let Some(t) = self.traffic() {
+            t.queries.inc();
         }
         self.forward(frame);
-        self.expect.push(expect);
-        Ok(())
+        self.expect.push(Expect::Execute);
+    }
+
+    /// Forwards a Sync (a server is attached).
+    pub(super) fn forward_sync(&mut self, frame: &[u8]) {
+        self.forward(frame);
+        if !self.copy_in_active {
+            self.expect.push(Expect::Sync);
+        }
     }
 
     fn note_effects(&mut self, sql: &[u8]) {
@@ -304,17 +321,9 @@ impl Session {
     }
 
     async fn on_query(&mut self, frame: &[u8], body: &[u8]) -> Result<Flow, SessionEnd> {
-        let sql = BodyReader::new(body)
-            .cstr()
-            .ok_or_else(|| malformed("Query"))?;
-        if let Some(e) = self.over_rate() {
-            self.refuse_simple(e);
+        let Some(sql) = self.query_prelude(body)? else {
             return Ok(Flow::Done);
-        }
-        if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
-            return Ok(Flow::Done);
-        }
-        self.note_effects(sql);
+        };
         if self.sharded() {
             let text = String::from_utf8_lossy(sql);
             return Ok(if self.route_query(frame, &text).await {
@@ -331,17 +340,31 @@ impl Session {
         Ok(Flow::Done)
     }
 
+    /// What every simple Query goes through before it is forwarded: the
+    /// rate limit, a `DEALLOCATE` answered locally (`None`: answered), and
+    /// the session changes it makes. Returns its SQL.
+    pub(super) fn query_prelude<'b>(
+        &mut self,
+        body: &'b [u8],
+    ) -> Result<Option<&'b [u8]>, SessionEnd> {
+        let sql = BodyReader::new(body)
+            .cstr()
+            .ok_or_else(|| malformed("Query"))?;
+        if let Some(e) = self.over_rate() {
+            self.refuse_simple(e);
+            return Ok(None);
+        }
+        if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
+            return Ok(None);
+        }
+        self.note_effects(sql);
+        Ok(Some(sql))
+    }
+
     /// `DEALLOCATE name|ALL` of protocol-level statements is answered by the
     /// proxy: the names are the client's, not the server's.
     fn answer_deallocate(&mut self, sql: &[u8]) -> bool {
-        let start = sql
-            .iter()
-            .position(|c| !c.is_ascii_whitespace())
-            .unwrap_or(sql.len());
-        if !sql[start..]
-            .get(..10)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"deallocate"))
-        {
+        if !starts_with_deallocate(sql) {
             return false;
         }
         let Ok(text) = std::str::from_utf8(sql) else {
@@ -568,11 +591,9 @@ impl Session {
     }
 
     async fn on_bind(&mut self, frame: &[u8], body: &[u8]) -> Result<Flow, SessionEnd> {
-        let bind = bind::decode(body).ok_or_else(|| malformed("Bind"))?;
-        if let Some(e) = self.over_rate() {
-            self.refuse_extended(e);
+        let Some(bind) = self.bind_prelude(body)? else {
             return Ok(Flow::Done);
-        }
+        };
         let name = bind.statement;
         let name_at = bind.statement_at;
         if self.sharded() {
@@ -585,10 +606,29 @@ impl Session {
             self.refuse_extended(e);
             return Ok(Flow::Done);
         }
+        self.forward_bind(frame, name, name_at);
+        Ok(Flow::Done)
+    }
+
+    /// Decodes a Bind and applies the rate limit (`None`: refused).
+    pub(super) fn bind_prelude<'b>(
+        &mut self,
+        body: &'b [u8],
+    ) -> Result<Option<bind::Bind<'b>>, SessionEnd> {
+        let bind = bind::decode(body).ok_or_else(|| malformed("Bind"))?;
+        if let Some(e) = self.over_rate() {
+            self.refuse_extended(e);
+            return Ok(None);
+        }
+        Ok(Some(bind))
+    }
+
+    /// Forwards a Bind of statement `name` (at `name_at` in the frame's
+    /// body) on the attached server, after a Describe held for it.
+    pub(super) fn forward_bind(&mut self, frame: &[u8], name: &[u8], name_at: usize) {
         self.send_pending_describe();
         self.forward_statement_ref(frame, name, name_at);
         self.expect.push(Expect::Bind);
-        Ok(Flow::Done)
     }
 
     /// Forwards a Describe held while no shard was chosen (a server must

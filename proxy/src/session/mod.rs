@@ -1,7 +1,8 @@
 //! One client connection from accept to close: the pre-session handshake
 //! (`startup`), then the relay loop (`relay`) that forwards the client's
-//! messages (`client_messages`) to a server connection it borrows from a
-//! pool (`attach`) and the server's replies back (`server_messages`).
+//! messages (`client_messages`, most of them without a future:
+//! `fast_path`) to a server connection it borrows from a pool (`attach`)
+//! and the server's replies back (`server_messages`).
 
 pub(crate) mod attach;
 pub mod buffers;
@@ -9,6 +10,7 @@ pub(crate) mod checkout;
 mod client_messages;
 mod describe;
 pub mod expect;
+mod fast_path;
 mod killed;
 mod refusal_abort;
 mod relay;

@@ -193,7 +193,13 @@ impl Session {
                 if let Some(t) = self.traffic() {
                     t.bytes_received.inc_by(n as u64);
                 }
-                Box::pin(self.process_client_input()).await
+                // Most reads are settled without a future; the rest goes
+                // through the full handler, boxed (its future is large).
+                if self.process_client_input_now()? {
+                    Ok(())
+                } else {
+                    Box::pin(self.process_client_input()).await
+                }
             }
             Some(Err(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
             Some(Err(_)) => Err(SessionEnd::ClientGone),
