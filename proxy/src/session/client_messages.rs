@@ -831,6 +831,18 @@ impl Session {
             self.refuse_extended(e);
             return Ok(());
         }
+        self.forward_describe(frame, kind, name, name_at)
+    }
+
+    /// Forwards a Describe of statement or portal `name` (at `name_at` in
+    /// the frame's body) on the attached server.
+    pub(super) fn forward_describe(
+        &mut self,
+        frame: &[u8],
+        kind: u8,
+        name: &[u8],
+        name_at: usize,
+    ) -> Result<(), SessionEnd> {
         match kind {
             b'S' => self.forward_statement_ref(frame, name, name_at),
             b'P' => self.forward(frame),

@@ -1,5 +1,5 @@
 //! The client messages of an ordinary transaction handled without a
-//! future: a simple Query, or Bind/Execute/Sync/Flush, on one shard, when a
+//! future: a simple Query, or Bind/Describe/Execute/Sync/Flush, on one shard, when a
 //! server connection is attached or one is ready in the pool. Most reads
 //! take this path; the full handler (`client_messages`, a boxed future
 //! that can wait for a checkout, a failover, a parameter sync) takes over
@@ -9,6 +9,12 @@
 
 use super::{Session, SessionEnd};
 use crate::protocol::frame::peek_header;
+use crate::protocol::reader::BodyReader;
+
+/// A Describe body naming a statement or a portal, NUL-terminated.
+fn well_formed_describe(body: &[u8]) -> bool {
+    matches!(body.first(), Some(b'S' | b'P')) && memchr::memchr(0, &body[1..]).is_some()
+}
 
 impl Session {
     /// Handles the complete messages at the head of the client's input
@@ -48,6 +54,13 @@ impl Session {
                         self.forward_bind(&frame, name, name_at);
                     }
                 }
+                b'D' => {
+                    let mut r = BodyReader::new(body);
+                    let kind = r.u8().unwrap_or(0);
+                    let name_at = r.position();
+                    let name = r.cstr().unwrap_or_default();
+                    self.forward_describe(&frame, kind, name, name_at)?;
+                }
                 b'E' => self.forward_execute(&frame),
                 b'S' => {
                     self.portal_result = None;
@@ -77,7 +90,13 @@ impl Session {
                         && !super::client_messages::starts_with_deallocate(body))
             }
             b'B' => attached || self.user.rate.is_none(),
-            b'E' => self.portal_result.is_none() && self.local_execute.is_none(),
+            // A Describe the full handler would not answer itself: not of
+            // a portal it holds the result of, well formed.
+            b'D' | b'E' => {
+                self.portal_result.is_none()
+                    && self.local_execute.is_none()
+                    && (tag == b'E' || well_formed_describe(body))
+            }
             b'S' => attached && self.pending_describe.is_none(),
             b'H' => attached,
             _ => false,
