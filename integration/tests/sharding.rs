@@ -541,3 +541,67 @@ async fn held_begin_survives_a_describe_before_the_first_statement() {
         .get(0);
     assert_eq!(n, 0, "the rolled-back inserts must not persist");
 }
+
+/// A drain (SIGTERM, `SHUTDOWN WAIT_FOR_CLIENTS`) that begins while
+/// clients' BEGINs are held back (no statement has chosen the shard yet)
+/// lets those transactions run to their COMMIT, then ends the sessions.
+/// Such a session must not wake on the drain signal again and again: two
+/// of them spinning would hold both worker threads of this test's runtime
+/// (which the proxy shares) and nothing would be read any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_lets_held_begins_finish_their_transactions() {
+    let t = Sharded::start("transaction").await;
+    let keys = [3i64, 4, 5];
+    let mut clients = Vec::new();
+    for _ in keys {
+        let c = t.client().await;
+        c.batch_execute("BEGIN").await.expect("begin (held)");
+        clients.push(c);
+    }
+    let ctx = t.proxy.context.clone();
+    let drain = tokio::spawn(async move { shardwire::drain::drain(&ctx).await });
+    // The drain has begun and woken the sessions waiting between
+    // transactions; these are inside theirs.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let limit = std::time::Duration::from_secs(10);
+    for (c, key) in clients.iter().zip(keys) {
+        tokio::time::timeout(
+            limit,
+            c.execute(
+                "INSERT INTO users (user_id, name) VALUES ($1, 'drained')",
+                &[&key],
+            ),
+        )
+        .await
+        .expect("the statement after the drain began is answered")
+        .expect("insert");
+        tokio::time::timeout(limit, c.batch_execute("COMMIT"))
+            .await
+            .expect("the COMMIT is answered")
+            .expect("commit");
+    }
+    let closed = tokio::time::timeout(limit, drain)
+        .await
+        .expect("the drain ends once the transactions have")
+        .expect("drain task");
+    assert_eq!(closed, 0, "no session was left for the timeout to close");
+    for c in &clients {
+        assert!(
+            c.batch_execute("SELECT 1").await.is_err(),
+            "the session ended after its transaction"
+        );
+    }
+    for key in keys {
+        let n: i64 = t
+            .shard(shard_of(key))
+            .await
+            .query_one(
+                "SELECT count(*) FROM users WHERE name = 'drained' AND user_id = $1",
+                &[&key],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(n, 1, "the drained transaction of {key} committed");
+    }
+}

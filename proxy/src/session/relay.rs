@@ -135,7 +135,11 @@ impl Session {
                 r = self.client.readable(), if server_out < HIGH_WATER && self.client_in.len() < HIGH_WATER && self.to_client.len() < HIGH_WATER => Event::ClientReadable(r),
                 r = self.client.writable(), if !self.to_client.is_empty() => Event::Writable(r),
                 r = server_writable(server), if server_out > 0 => Event::Writable(r),
-                _ = drain_started(&self.cancel.slot, &self.ctx.sessions), if server.is_none() => Event::Writable(Ok(())),
+                // Enabled exactly when the check above ends the session on
+                // a drain: the drain stays "started", so a branch enabled
+                // where that check does not end it would fire on every
+                // pass (a held BEGIN waiting for its statement would spin).
+                _ = drain_started(&self.cancel.slot, &self.ctx.sessions), if server.is_none() && self.held.is_empty() => Event::Writable(Ok(())),
             };
             let step = match event {
                 Event::ServerReadable(Ok(())) => self.read_server(),
