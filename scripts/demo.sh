@@ -4,6 +4,6 @@
 # replica cluster, and the proxy in front of them on port 6432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh demo
 cargo build --release -p shardwire
 exec ./target/release/shardwire demo "$@"
