@@ -61,6 +61,48 @@ impl ClientInfo {
     }
 }
 
+/// Whether a client waits for a server connection, and since when: set and
+/// read like an `AtomicBool`, it also keeps the instant the wait began
+/// (for `maxwait` in SHOW POOLS and `wait` in SHOW CLIENTS).
+#[derive(Debug, Default)]
+pub struct WaitFlag {
+    /// Microseconds from [`wait_epoch`] to the start of the wait, plus
+    /// one; 0 while the client does not wait.
+    since: std::sync::atomic::AtomicU64,
+}
+
+/// The process-wide origin of [`WaitFlag`]'s instants.
+fn wait_epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+impl WaitFlag {
+    /// `true`: the wait begins now; `false`: it ended.
+    pub fn store(&self, waiting: bool, order: std::sync::atomic::Ordering) {
+        let since = if waiting {
+            u64::try_from(wait_epoch().elapsed().as_micros())
+                .unwrap_or(u64::MAX - 1)
+                .saturating_add(1)
+        } else {
+            0
+        };
+        self.since.store(since, order);
+    }
+
+    /// Whether the client waits now.
+    pub fn load(&self, order: std::sync::atomic::Ordering) -> bool {
+        self.since.load(order) != 0
+    }
+
+    /// How long the client has waited so far; `None` when it does not wait.
+    pub fn waited(&self) -> Option<std::time::Duration> {
+        let since = self.since.load(std::sync::atomic::Ordering::Relaxed);
+        let began = std::time::Duration::from_micros(since.checked_sub(1)?);
+        Some(wait_epoch().elapsed().saturating_sub(began))
+    }
+}
+
 /// Per-client slot: the backend the client currently holds, if any, and
 /// what `SHOW CLIENTS` shows about it.
 #[derive(Debug, Default)]
@@ -68,10 +110,13 @@ pub struct CancelSlot {
     target: Mutex<Option<CancelTarget>>,
     /// Who the client is.
     pub info: ClientInfo,
-    /// The client waits for a server connection.
-    pub waiting: std::sync::atomic::AtomicBool,
+    /// The client waits for a server connection, and since when.
+    pub waiting: WaitFlag,
     /// KILL_CLIENT ended the session: it says so to the client as it goes.
     pub killed: std::sync::atomic::AtomicBool,
+    /// The session state keeping the client's server connection, as
+    /// `isolation::Pins::bits` (0: none), for SHOW CLIENTS / SHOW POOLS.
+    pub pinned: std::sync::atomic::AtomicU8,
     /// The session's task while it waits between transactions, woken when
     /// the proxy starts draining (one slot per client rather than a shared
     /// `Notify`: no shared lock and no waiter node per idle client).

@@ -1,9 +1,11 @@
 //! The `shardwire` command: run the proxy, check a configuration file, or
-//! start the demo topology with the proxy in front of it.
+//! start the demo topology with the proxy in front of it (and, hidden, print
+//! its man page for the Debian package).
 
 use clap::{Parser, Subcommand};
 use shardwire::config::load_file;
 use shardwire::proxy::RunningProxy;
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,20 +51,52 @@ enum Command {
         #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1024..))]
         iterations: u32,
     },
+    /// Print the man page (roff) on stdout, for packaging.
+    #[command(hide = true)]
+    Man,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Logs to stderr (`RUST_LOG` sets the level, `info` by default), with
+/// colour codes only when stderr is a terminal; the demo logs to its own
+/// file instead (see `shardwire::demo::logging`).
+fn init_logging(format: LogFormat, command: &Command) -> Result<(), String> {
+    let json = matches!(format, LogFormat::Json);
+    if let Command::Demo(args) = command {
+        let file = args.log_file();
+        return shardwire::demo::logging::init(&file, json)
+            .map_err(|e| format!("cannot write the demo's log {}: {e}", file.display()));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(problem) = init_logging(cli.log_format, &cli.command) {
+        eprintln!("{problem}");
+        return ExitCode::FAILURE;
     }
     match cli.command {
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            match page.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cannot write the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::HashPassword { iterations } => {
             let mut line = String::new();
             if std::io::stdin().read_line(&mut line).is_err() {

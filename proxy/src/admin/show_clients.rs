@@ -4,8 +4,10 @@
 //! `local_addr`/`local_port` are the proxy's end of the connection;
 //! `application_name` is the one sent at login; `tls` says `TLS` for an
 //! encrypted client (the version is not recorded). Not recorded: the time
-//! of the latest request (NULL), how long the client waits (`wait` 0) and
-//! its prepared statements (0; SHOW PREPARED_STATEMENTS lists them all).
+//! of the latest request (NULL) and its prepared statements (0; SHOW
+//! PREPARED_STATEMENTS lists them all). `wait`/`wait_us` are how long a
+//! client in state `waiting` has waited for a server connection (0 for the
+//! others).
 
 use super::result::{text, Kind, ResultSet};
 use crate::context::Context;
@@ -82,6 +84,7 @@ pub fn clients(ctx: &Context) -> ResultSet {
         } else {
             "idle"
         };
+        let wait = slot.waiting.waited().unwrap_or_default();
         let info = &slot.info;
         let (peer, local) = (info.peer.get(), info.local.get());
         r.row(vec![
@@ -97,8 +100,9 @@ pub fn clients(ctx: &Context) -> ResultSet {
             text(format_time(info.connected_at())),
             // The time of the latest request is not tracked per client.
             None,
-            text(0),
-            text(0),
+            // PgBouncer's wait/wait_us: the current wait for a server.
+            text(wait.as_secs()),
+            text(wait.subsec_micros()),
             text(0),
             text(format!("{pid:x}")),
             target.map(|t| format!("{:x}", t.pid)),

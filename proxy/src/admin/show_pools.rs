@@ -1,9 +1,37 @@
 //! `SHOW POOLS`: one row per (shard, user) pool, with PgBouncer 1.25's
 //! columns in its order, then `shard` and `role`. Cancel requests are
 //! forwarded at once and not counted per pool: their columns are 0.
+//! `maxwait`/`maxwait_us` are, as in PgBouncer, how long the oldest client
+//! still waiting has waited (0 when `cl_waiting` is 0): the longest wait
+//! among the user's waiting clients, exact unless several shard pools of
+//! one user have waiters at once. `cl_active` counts the clients holding a
+//! server connection of this pool (an idle client holds none, so it is in
+//! no shard's pool; SHOW LISTS counts every client); idle connections not
+//! yet due for a health check and those due are both `sv_idle` (`sv_used`
+//! and `sv_tested` are 0). docs/admin-console.md lists each difference.
 
 use super::result::{text, Kind, ResultSet};
 use crate::context::Context;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Per user, how long the user's longest-waiting client has waited for a
+/// server connection (users none of whose clients wait are absent).
+fn oldest_waits(ctx: &Context) -> HashMap<String, Duration> {
+    let mut oldest: HashMap<String, Duration> = HashMap::new();
+    for (_, slot) in ctx.cancels.clients() {
+        if !slot.waiting.load(Ordering::Relaxed) {
+            continue;
+        }
+        let Some(waited) = slot.waiting.waited() else {
+            continue;
+        };
+        let entry = oldest.entry(slot.info.user.to_string()).or_default();
+        *entry = (*entry).max(waited);
+    }
+    oldest
+}
 
 /// `SHOW POOLS`.
 pub fn pools(ctx: &Context) -> ResultSet {
@@ -28,12 +56,19 @@ pub fn pools(ctx: &Context) -> ResultSet {
         ("shard", Kind::Int4),
         ("role", Kind::Text),
     ]);
+    let oldest = oldest_waits(ctx);
     let mut users: Vec<_> = ctx.users.values().collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
     for user in users {
         for (shard, pool) in user.shard_pools.iter().enumerate() {
             let s = pool.stats();
-            let wait = s.max_wait;
+            // PgBouncer's maxwait: how long the oldest client still in the
+            // queue has waited; 0 when none waits.
+            let wait = if s.waiting > 0 {
+                oldest.get(&*user.name).copied().unwrap_or_default()
+            } else {
+                Duration::ZERO
+            };
             r.row(vec![
                 text(&ctx.config.proxy.database),
                 text(&user.name),

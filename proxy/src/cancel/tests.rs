@@ -20,3 +20,19 @@ fn lookup_follows_slot_and_unregisters_on_drop() {
     assert_eq!(reg.lookup(pid, secret), None);
     assert!(reg.is_empty());
 }
+
+#[test]
+fn wait_flag_keeps_when_the_wait_began() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let flag = WaitFlag::default();
+    assert!(!flag.load(Relaxed));
+    assert_eq!(flag.waited(), None);
+    flag.store(true, Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(flag.load(Relaxed));
+    let waited = flag.waited().expect("waiting");
+    assert!(waited >= std::time::Duration::from_millis(20), "{waited:?}");
+    flag.store(false, Relaxed);
+    assert!(!flag.load(Relaxed));
+    assert_eq!(flag.waited(), None);
+}

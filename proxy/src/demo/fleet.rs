@@ -28,6 +28,7 @@ pub async fn run(rig: &Rig, topo: &DemoTopology, args: &DemoArgs) -> anyhow::Res
     let etcd = EtcdCluster::start_in(&rig.dir().join("etcd"), 3)
         .await
         .context("starting etcd (Debian's etcd-server; scripts/setup.sh installs it)")?;
+    println!("  etcd up: three members");
     let endpoints: Vec<String> = etcd
         .endpoints()
         .iter()
@@ -72,12 +73,18 @@ pub async fn run(rig: &Rig, topo: &DemoTopology, args: &DemoArgs) -> anyhow::Res
     }
     for instance in &instances {
         wait_listening(instance).await?;
+        println!(
+            "  instance {} up on 127.0.0.1:{}",
+            instance.name, instance.port
+        );
     }
     let scripts = write_pgbench_scripts(rig.dir(), topo)?;
-    print_guide(rig, topo, &etcd, &instances, &scripts);
+    print_guide(rig, topo, &etcd, &instances, &scripts, args);
+    super::logging::terminal(true);
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
+    super::logging::terminal(false);
     println!("stopping...");
     for instance in &mut instances {
         let _ = instance.child.start_kill();
@@ -114,6 +121,7 @@ fn print_guide(
     etcd: &EtcdCluster,
     instances: &[DemoInstance],
     scripts: &super::workload::Scripts,
+    args: &DemoArgs,
 ) {
     let env = format!("PGPASSWORD={DEMO_PASSWORD}");
     let hosts: Vec<String> = instances
@@ -126,8 +134,9 @@ fn print_guide(
     );
     println!();
     println!(
-        "shardwire fleet demo is running (data, configs and logs in {}).",
-        rig.dir().display()
+        "shardwire fleet demo is running (data, configs and instance logs in {}; this process's log {}).",
+        rig.dir().display(),
+        args.log_file().display()
     );
     super::workload::print_shards(topo);
     println!("  etcd:    {}", etcd.endpoints().join(", "));

@@ -3,10 +3,12 @@
 //! replica cluster subscribed to every shard — loads sample data, puts the
 //! proxy in front (control plane, admin console and /metrics on), prints
 //! how to use it and how to run a failover drill, and tears everything
-//! down on Ctrl-C.
+//! down on Ctrl-C. The terminal shows progress lines and the banner; the
+//! logs go to the demo's log file ([`logging`]).
 
 mod config;
 mod fleet;
+pub mod logging;
 mod topology;
 mod workload;
 
@@ -38,6 +40,19 @@ pub struct DemoArgs {
     /// a three-member etcd cluster started for the demo.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub instances: u32,
+    /// Where the logs go (the rig's set-up, PostgreSQL notices, the
+    /// proxy); default: shardwire-demo-<port>.log in the temp directory.
+    #[arg(long)]
+    pub log_file: Option<std::path::PathBuf>,
+}
+
+impl DemoArgs {
+    /// The log file: `--log-file`, or the default for the port.
+    pub fn log_file(&self) -> std::path::PathBuf {
+        self.log_file
+            .clone()
+            .unwrap_or_else(|| logging::default_log_file(self.port))
+    }
 }
 
 /// Database, user and password the demo creates.
@@ -50,23 +65,29 @@ pub const DEMO_PASSWORD: &str = "app";
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!(
-        "starting PostgreSQL: {} shard(s), each a primary with {} synchronous standby(s), and {} replica-cluster node(s)...",
-        args.shards, args.standbys, args.replicas
+        "starting PostgreSQL: {} shard(s), each a primary with {} standby(s), and {} replica-cluster node(s) (logs: {})",
+        args.shards,
+        args.standbys,
+        args.replicas,
+        args.log_file().display()
     );
     let rig = Rig::new().context("creating the rig")?;
     let topo = topology::start(&rig, args.shards, args.standbys, args.replicas).await?;
     if args.instances > 1 {
         return fleet::run(&rig, &topo, &args).await;
     }
+    println!("starting shardwire on 127.0.0.1:{}", args.port);
     let config = config::demo_config(args.port, &args.pool_mode, &topo)?;
     let proxy = RunningProxy::start(config)
         .await
         .with_context(|| format!("listening on 127.0.0.1:{}", args.port))?;
     let scripts = workload::write_pgbench_scripts(rig.dir(), &topo)?;
     workload::print_guide(&rig, &topo, &proxy, &args, &scripts);
+    logging::terminal(true);
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
+    logging::terminal(false);
     println!("stopping...");
     proxy.stop();
     drop(proxy);

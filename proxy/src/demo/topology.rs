@@ -49,11 +49,13 @@ pub async fn start(
     for k in 0..shards {
         shard_nodes.push(start_shard(rig, k, shards, standbys).await?);
         println!(
-            "  shard {k} up: primary and {standbys} standby(s){}",
+            "  shard {k} up: {}",
             match standbys {
-                0 => "",
-                1 => ", synchronous",
-                _ => ", quorum-synchronous (ANY 1): every commit on two nodes",
+                0 => "primary, no standby".to_owned(),
+                1 => "primary and 1 standby, synchronous".to_owned(),
+                n => format!(
+                    "primary and {n} standbys, quorum-synchronous (ANY 1): every commit on two nodes"
+                ),
             }
         );
     }

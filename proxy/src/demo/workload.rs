@@ -106,8 +106,9 @@ pub fn print_guide(
     let psql = format!("{env} psql -h 127.0.0.1 -p {port} -U {DEMO_USER}");
     println!();
     println!(
-        "shardwire demo is running (data in {}).",
-        rig.dir().display()
+        "shardwire demo is running (data in {}, logs in {}).",
+        rig.dir().display(),
+        args.log_file().display()
     );
     print_shards(topo);
     for (i, r) in topo.replicas.iter().enumerate() {
