@@ -88,10 +88,11 @@ async fn maxwait_is_the_oldest_waiting_clients_wait() {
     assert_eq!(number(&idle, "sv_idle"), 1, "{idle:?}");
 
     // One client holds the only connection in a transaction; a second one
-    // queues behind it.
+    // (logged in before: a login takes a connection for a moment) queues
+    // behind it.
+    let waiter = setup.client().await;
     holder.batch_execute("BEGIN").await.expect("begin");
     holder.simple_query("SELECT 1").await.expect("select in tx");
-    let waiter = setup.client().await;
     let queued = tokio::spawn(async move {
         waiter
             .simple_query("SELECT 2")
