@@ -43,7 +43,14 @@ enum Command {
         file: PathBuf,
     },
     /// Start a local PostgreSQL topology and the proxy in front of it.
-    Demo(shardwire::demo::DemoArgs),
+    Demo {
+        #[command(flatten)]
+        args: shardwire::demo::DemoArgs,
+        /// Where the logs go (the rig's set-up, PostgreSQL notices, the
+        /// proxy); default: shardwire-demo-<port>.log in the temp directory.
+        #[arg(long)]
+        log_file: Option<PathBuf>,
+    },
     /// Read a password on stdin and print its SCRAM-SHA-256 verifier, for
     /// `scram_verifier` in [[users]] (no plain password in the config).
     HashPassword {
@@ -61,8 +68,10 @@ enum Command {
 /// file instead (see `shardwire::demo::logging`).
 fn init_logging(format: LogFormat, command: &Command) -> Result<(), String> {
     let json = matches!(format, LogFormat::Json);
-    if let Command::Demo(args) = command {
-        let file = args.log_file();
+    if let Command::Demo { args, log_file } = command {
+        let file = log_file
+            .clone()
+            .unwrap_or_else(|| shardwire::demo::logging::default_log_file(args.port));
         return shardwire::demo::logging::init(&file, json)
             .map_err(|e| format!("cannot write the demo's log {}: {e}", file.display()));
     }
@@ -210,7 +219,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
-        Command::Demo(args) => {
+        Command::Demo { args, .. } => {
             let runtime = match shardwire::runtime::build(0) {
                 Ok(r) => r,
                 Err(e) => {

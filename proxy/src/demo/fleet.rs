@@ -79,7 +79,7 @@ pub async fn run(rig: &Rig, topo: &DemoTopology, args: &DemoArgs) -> anyhow::Res
         );
     }
     let scripts = write_pgbench_scripts(rig.dir(), topo)?;
-    print_guide(rig, topo, &etcd, &instances, &scripts, args);
+    print_guide(rig, topo, &etcd, &instances, &scripts);
     super::logging::terminal(true);
     tokio::signal::ctrl_c()
         .await
@@ -121,7 +121,6 @@ fn print_guide(
     etcd: &EtcdCluster,
     instances: &[DemoInstance],
     scripts: &super::workload::Scripts,
-    args: &DemoArgs,
 ) {
     let env = format!("PGPASSWORD={DEMO_PASSWORD}");
     let hosts: Vec<String> = instances
@@ -134,9 +133,12 @@ fn print_guide(
     );
     println!();
     println!(
-        "shardwire fleet demo is running (data, configs and instance logs in {}; this process's log {}).",
+        "shardwire fleet demo is running (data, configs and instance logs in {}{}).",
         rig.dir().display(),
-        args.log_file().display()
+        super::logging::file().map_or(String::new(), |f| format!(
+            "; this process's log {}",
+            f.display()
+        ))
     );
     super::workload::print_shards(topo);
     println!("  etcd:    {}", etcd.endpoints().join(", "));

@@ -7,7 +7,7 @@
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
 use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
@@ -17,6 +17,14 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 /// Whether shardwire's warnings reach the terminal now (after the banner,
 /// until the demo stops).
 static TERMINAL: AtomicBool = AtomicBool::new(false);
+
+/// The log file [`init`] opened, for the banner to name.
+static FILE: OnceLock<PathBuf> = OnceLock::new();
+
+/// The demo's log file, once [`init`] has opened it.
+pub fn file() -> Option<&'static Path> {
+    FILE.get().map(PathBuf::as_path)
+}
 
 /// The default log file of a demo listening on `port`: in the temp
 /// directory, outside the rig's directory (which is removed on exit), so
@@ -48,7 +56,9 @@ pub fn init(file: &Path, json: bool) -> std::io::Result<()> {
         .with(to_file)
         .with(to_terminal)
         .try_init()
-        .map_err(std::io::Error::other)
+        .map_err(std::io::Error::other)?;
+    let _ = FILE.set(file.to_path_buf());
+    Ok(())
 }
 
 /// Lets shardwire's warnings and errors through to the terminal (`true`,

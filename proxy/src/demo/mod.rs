@@ -40,19 +40,6 @@ pub struct DemoArgs {
     /// a three-member etcd cluster started for the demo.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub instances: u32,
-    /// Where the logs go (the rig's set-up, PostgreSQL notices, the
-    /// proxy); default: shardwire-demo-<port>.log in the temp directory.
-    #[arg(long)]
-    pub log_file: Option<std::path::PathBuf>,
-}
-
-impl DemoArgs {
-    /// The log file: `--log-file`, or the default for the port.
-    pub fn log_file(&self) -> std::path::PathBuf {
-        self.log_file
-            .clone()
-            .unwrap_or_else(|| logging::default_log_file(self.port))
-    }
 }
 
 /// Database, user and password the demo creates.
@@ -62,14 +49,27 @@ pub const DEMO_USER: &str = "app";
 /// Demo password.
 pub const DEMO_PASSWORD: &str = "app";
 
+/// `1 shard`, `2 shards`, `no shard`.
+fn count(n: u32, one: &str, many: &str) -> String {
+    match n {
+        0 => format!("no {one}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// Runs the demo until Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!(
-        "starting PostgreSQL: {} shard(s), each a primary with {} standby(s), and {} replica-cluster node(s) (logs: {})",
-        args.shards,
-        args.standbys,
-        args.replicas,
-        args.log_file().display()
+        "starting PostgreSQL: {}, each a primary with {}, and {}{}",
+        count(args.shards, "shard", "shards"),
+        count(args.standbys, "standby", "standbys"),
+        count(
+            args.replicas,
+            "replica-cluster node",
+            "replica-cluster nodes"
+        ),
+        logging::file().map_or(String::new(), |f| format!(" (logs: {})", f.display()))
     );
     let rig = Rig::new().context("creating the rig")?;
     let topo = topology::start(&rig, args.shards, args.standbys, args.replicas).await?;

@@ -106,9 +106,9 @@ pub fn print_guide(
     let psql = format!("{env} psql -h 127.0.0.1 -p {port} -U {DEMO_USER}");
     println!();
     println!(
-        "shardwire demo is running (data in {}, logs in {}).",
+        "shardwire demo is running (data in {}{}).",
         rig.dir().display(),
-        args.log_file().display()
+        super::logging::file().map_or(String::new(), |f| format!(", logs in {}", f.display()))
     );
     print_shards(topo);
     for (i, r) in topo.replicas.iter().enumerate() {
@@ -146,7 +146,7 @@ pub fn print_guide(
             println!("  kill -9 {pid}");
             println!("  {psql} shardwire -c 'SHOW FAILOVERS' -c 'SHOW SHARDS'");
             println!("planned switchover (no client errors):");
-            println!("  {psql} shardwire -c 'SWITCHOVER 3'");
+            println!("  {psql} shardwire -c 'SWITCHOVER 1'");
         }
     } else {
         println!("load:");
