@@ -141,3 +141,61 @@ async fn maxwait_is_the_oldest_waiting_clients_wait() {
     assert_eq!(wait_of(&after, "maxwait", "maxwait_us"), Duration::ZERO);
     drop(waiter);
 }
+
+/// The `items` of a SHOW LISTS row.
+async fn list_item(admin: &tokio_postgres::Client, name: &str) -> u64 {
+    let rows = show(admin, "SHOW LISTS").await;
+    let row = rows
+        .iter()
+        .find(|r| r["list"] == name)
+        .unwrap_or_else(|| panic!("SHOW LISTS has no {name}: {rows:?}"));
+    number(row, "items")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_clients_counts_connections_still_logging_in() {
+    let setup = Setup::start(Options::default()).await;
+    let (admin, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=app password=app dbname=shardwire",
+            setup.port()
+        ),
+        NoTls,
+    )
+    .await
+    .expect("console");
+    tokio::spawn(conn);
+    assert_eq!(list_item(&admin, "login_clients").await, 0);
+
+    // Two connections that never send their startup packet.
+    let silent: Vec<_> = futures_util::future::join_all(
+        (0..2).map(|_| tokio::net::TcpStream::connect(("127.0.0.1", setup.port()))),
+    )
+    .await
+    .into_iter()
+    .map(|s| s.expect("connect"))
+    .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while list_item(&admin, "login_clients").await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "login_clients never reached 2"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let used_before = list_item(&admin, "used_clients").await;
+    let client = setup.client().await;
+    client.simple_query("SELECT 1").await.expect("select");
+    assert_eq!(list_item(&admin, "login_clients").await, 2);
+    assert_eq!(list_item(&admin, "used_clients").await, used_before + 1);
+
+    drop(silent);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while list_item(&admin, "login_clients").await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "login_clients stayed above 0 after the connections closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -34,13 +34,14 @@ pub fn lists(ctx: &Context) -> ResultSet {
     let servers: usize = pools.iter().map(|p| p.stats().open).sum();
     // PgBouncer 1.25's rows in its order. shardwire keeps no freed
     // client/server objects and no DNS cache: those rows are 0.
+    // `login_clients`: connections still in startup or authentication.
     let items = [
         ("databases", ctx.config.shards.len()),
         ("users", ctx.users.len()),
         ("pools", pools.len()),
         ("free_clients", 0),
         ("used_clients", ctx.metrics.clients.get().max(0) as usize),
-        ("login_clients", 0),
+        ("login_clients", ctx.sessions.unauthenticated.current()),
         ("free_servers", 0),
         ("used_servers", servers),
         ("dns_names", 0),
