@@ -14,7 +14,7 @@
 #   ($CARGO_TARGET_DIR/debug/shardwire, built with `cargo build -p
 #   shardwire` only when missing; SHARDWIRE_BIN overrides it), not a
 #   release build (minutes of compiling on 2 cores). Its figures are a
-#   debug build's; the README's are the release binary's, run by hand.
+#   debug build's; docs/compose-rig.md's are the release binary's, run by hand.
 # - ALERT_WAIT=short: an alert seen `pending` counts, so drills do not wait
 #   out the rules' `for:` durations (the table says `pending` for those).
 #   Set ALERT_WAIT=full to wait for `firing`, as scripts/compose.sh does.
