@@ -4,7 +4,8 @@
 //! while a client waits on an exhausted pool; `cl_active`, `cl_waiting`,
 //! `sv_active` and `sv_idle` count what is linked, queued and idle; SHOW
 //! CLIENTS gives the waiting client `state = waiting` and its current wait
-//! in `wait` / `wait_us`, 0 for the others.
+//! in `wait` / `wait_us`, 0 for the others; SHOW LISTS' `login_clients`
+//! counts the connections still logging in.
 
 mod support;
 
