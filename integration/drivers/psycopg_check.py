@@ -163,6 +163,17 @@ def main():
     v = conn.execute("SELECT n FROM driver_rows WHERE driver = %s AND user_id = 0", (DRIVER,)).fetchone()[0]
     check(v == 100, f"the refused pipeline changed nothing: {v}")
     conn.close()
+
+    # A temporary table under transaction pooling, as psycopg users make
+    # one: created in autocommit, used by later statements and
+    # transactions (the proxy keeps the connection for this client).
+    with psycopg.connect(URL, autocommit=True) as tconn:
+        tconn.execute("CREATE TEMP TABLE scratch (x int)")
+        tconn.execute("INSERT INTO scratch VALUES (%s), (%s)", (1, 2))
+        with tconn.transaction():
+            tconn.execute("INSERT INTO scratch VALUES (%s)", (3,))
+        got = tconn.execute("SELECT count(*), sum(x) FROM scratch").fetchone()
+        check(got == (3, 6), f"temp table used across statements and transactions: {got}")
     print("psycopg: all checks passed")
 
 

@@ -4,6 +4,8 @@
 //! - `config`: the TOML configuration and its checks;
 //! - `listener`: accepts clients, one task each;
 //! - `session`: a client's life: handshake, relay loop, message handling;
+//! - `isolation`: session state (temp tables, held cursors, advisory
+//!   locks…) kept from crossing clients under transaction pooling;
 //! - `server`: server connections, their tracked state and pool manager;
 //! - `auth`: SCRAM-SHA-256 / MD5 for clients and towards servers;
 //! - `auth_query`: looking up users that are not configured on the servers;
@@ -39,6 +41,7 @@ pub mod context;
 pub mod control_link;
 pub mod demo;
 pub mod drain;
+pub mod isolation;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

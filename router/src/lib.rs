@@ -2,7 +2,9 @@
 //! routing decisions out. No I/O, no async runtime, no panics on any input.
 //!
 //! - [`statements`] and [`session_effects`]: splitting a query string and
-//!   recognising statements that change session state; [`hint_setting`]
+//!   recognising statements that change session state; [`session_state`]:
+//!   statements that leave state on a server connection past their
+//!   transaction (temporary tables, held cursors, advisory locks…); [`hint_setting`]
 //!   recognises `SET shardwire.user_id = …` for the session's
 //!   [`SessionHints`].
 //! - [`Router`]: shard routing. A fast lexer turns a query into its *shape*
@@ -48,6 +50,7 @@ mod plan;
 mod router;
 mod rules;
 pub mod session_effects;
+pub mod session_state;
 mod shape;
 mod shard_fn;
 pub mod split;
@@ -61,5 +64,6 @@ pub use hints::SessionHints;
 pub use router::{Described, PreparedPlan, Router, DEFAULT_CACHE_CAPACITY};
 pub use rules::{ShardFunction, ShardingRules, TableRule};
 pub use session_effects::{session_effects, SessionEffect};
+pub use session_state::{only_temp_tables, state_effects, LingeringKind, Release, StateEffect};
 pub use shard_fn::shard_for_key;
 pub use split::statements;

@@ -80,7 +80,7 @@ fn skip_space_and_comments(mut s: &str) -> &str {
 
 /// Words of a statement: identifiers (lower-cased unless quoted) and single
 /// punctuation, enough to read the head of SET/RESET/DISCARD/DEALLOCATE.
-fn words(stmt: &str, max: usize) -> Vec<String> {
+pub(crate) fn words(stmt: &str, max: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut s = skip_space_and_comments(stmt);
     while out.len() < max && !s.is_empty() {

@@ -268,5 +268,24 @@ func main() {
 	must(conn.QueryRow(ctx, "SELECT n FROM driver_rows WHERE driver = $1 AND user_id = 0", driver).Scan(&n0), "read")
 	check(n0 == 100, "the refused batch changed nothing (n=%d)", n0)
 	conn.Close(ctx)
+
+	// A temporary table under transaction pooling, as pgx users make one:
+	// created outside a transaction, used by later statements and a
+	// transaction (the proxy keeps the connection for this client).
+	tconn, err := pgx.Connect(ctx, url)
+	must(err, "connect for the temp table")
+	_, err = tconn.Exec(ctx, "CREATE TEMP TABLE scratch (x int)")
+	must(err, "create temp table")
+	_, err = tconn.Exec(ctx, "INSERT INTO scratch VALUES ($1), ($2)", 1, 2)
+	must(err, "insert into temp table")
+	ttx, err := tconn.Begin(ctx)
+	must(err, "begin")
+	_, err = ttx.Exec(ctx, "INSERT INTO scratch VALUES ($1)", 3)
+	must(err, "insert in transaction")
+	must(ttx.Commit(ctx), "commit")
+	var tempRows, total int64
+	must(tconn.QueryRow(ctx, "SELECT count(*), sum(x) FROM scratch").Scan(&tempRows, &total), "read temp table")
+	check(tempRows == 3 && total == 6, "temp table used across statements and a transaction (%d rows, sum %d)", tempRows, total)
+	tconn.Close(ctx)
 	fmt.Println("pgx: all checks passed")
 }

@@ -7,7 +7,9 @@
 //! of the latest request (NULL) and its prepared statements (0; SHOW
 //! PREPARED_STATEMENTS lists them all). `wait`/`wait_us` are how long a
 //! client in state `waiting` has waited for a server connection (0 for the
-//! others).
+//! others). `pinned` names the session state (temp tables, held cursors,
+//! advisory locks…) that keeps the client's server connection under
+//! transaction pooling.
 
 use super::result::{text, Kind, ResultSet};
 use crate::context::Context;
@@ -71,6 +73,9 @@ pub fn clients(ctx: &Context) -> ResultSet {
     columns.extend([
         // shardwire's own: the backend pid of the server in use.
         ("server_pid", Kind::Int4),
+        // … and the session state that keeps that server for this client
+        // under transaction pooling (temp_table, hold_cursor, …; empty: none).
+        ("pinned", Kind::Text),
     ]);
     let mut r = ResultSet::new(&columns);
     let mut clients = ctx.cancels.clients();
@@ -112,6 +117,9 @@ pub fn clients(ctx: &Context) -> ResultSet {
             text(0),
             text(pid),
             target.map(|t| t.pid.to_string()),
+            text(crate::isolation::describe_bits(
+                slot.pinned.load(Ordering::Relaxed),
+            )),
         ]);
     }
     r

@@ -7,6 +7,7 @@ mod duration;
 mod load;
 mod replication;
 mod schema;
+mod session_state;
 mod tls;
 
 pub use auth_query::AuthQuerySection;
@@ -15,4 +16,5 @@ pub use duration::parse_duration;
 pub use load::{load_file, parse_str, ConfigError};
 pub use replication::*;
 pub use schema::*;
+pub use session_state::{SessionStateSection, StatePolicy};
 pub use tls::*;

@@ -139,6 +139,9 @@ pub struct ProxySection {
     /// transactions may take before the remaining sessions are closed.
     #[serde(deserialize_with = "super::duration::deserialize")]
     pub shutdown_timeout: Duration,
+    /// Transaction pooling and statements that leave state on a server
+    /// connection: pin or refuse, per kind.
+    pub session_state: super::SessionStateSection,
 }
 
 impl Default for ProxySection {
@@ -153,6 +156,7 @@ impl Default for ProxySection {
             max_client_connections: 20_000,
             max_unauthenticated: 1_000,
             shutdown_timeout: Duration::from_secs(30),
+            session_state: Default::default(),
         }
     }
 }

@@ -70,6 +70,17 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// Statements refused by a user's rate limit.
     pub rate_limited: IntCounterVec,
+    /// Clients that began holding their server connection (transaction
+    /// pooling) because of session state, by kind of state.
+    pub session_pins: IntCounterVec,
+    /// Statements refused because they would leave session state on a
+    /// pooled connection, by kind of state.
+    pub session_state_refused: IntCounterVec,
+    /// Clients holding their server connection for session state now.
+    pub pinned_clients: IntGauge,
+    /// Server connections cleaned (DISCARD ALL) or closed before going
+    /// back to the pool, by reason.
+    pub server_cleanups: IntCounterVec,
     /// The fleet's metrics.
     pub fleet: super::fleet::FleetMetrics,
 }
@@ -250,6 +261,32 @@ impl Metrics {
                 "shardwire_rate_limited_total",
                 "Statements refused with 53400 by a user's rate limit",
                 &["user"],
+            ),
+            session_pins: counter_vec(
+                &registry,
+                "shardwire_session_pins_total",
+                "Clients that started holding their server connection under transaction pooling, by the session state that made them (temp_table, hold_cursor, advisory_lock, sql_prepare, listen, role, load)",
+                &["state"],
+            ),
+            session_state_refused: counter_vec(
+                &registry,
+                "shardwire_session_state_refused_total",
+                "Statements refused with 0A000 because they would leave session state on a pooled server connection, by kind of state",
+                &["state"],
+            ),
+            pinned_clients: {
+                let g = static_metric(IntGauge::new(
+                    "shardwire_pinned_clients",
+                    "Clients holding their server connection under transaction pooling because of session state",
+                ));
+                let _ = registry.register(Box::new(g.clone()));
+                g
+            },
+            server_cleanups: counter_vec(
+                &registry,
+                "shardwire_server_cleanups_total",
+                "Server connections cleaned with DISCARD ALL (discard) or closed (close) before returning to the pool, because a client left session state on them",
+                &["action"],
             ),
             reloads: counter_vec(
                 &registry,

@@ -72,6 +72,7 @@ impl Session {
             passthrough: 0,
             last_shard: None,
             txn_wrote: false,
+            pins: None,
             request_started: None,
             cancel,
             _open: open,
@@ -213,6 +214,7 @@ impl Session {
             && self.passthrough == 0
             && self.expect.is_empty()
             && self.server.as_ref().is_some_and(|a| a.conn.is_idle())
+            && !self.is_pinned()
     }
 
     /// Whether state changes wait to be settled and the server is idle.
@@ -344,6 +346,8 @@ impl Session {
         } else {
             self.server = Some(a);
             self.settle().await;
+            // Whatever session state the client leaves goes with it.
+            self.clean_server().await;
             self.server = None;
         }
     }
@@ -371,7 +375,7 @@ pub(crate) async fn apply_params(
 
 /// Runs a query of the proxy's own on a server, bounded in time; a timeout
 /// or socket failure marks the connection broken.
-async fn internal_query(
+pub(super) async fn internal_query(
     conn: &mut ServerConn,
     sql: &str,
     from_client: bool,

@@ -357,6 +357,10 @@ impl Session {
         if self.mode == PoolMode::Transaction && self.answer_deallocate(sql) {
             return Ok(None);
         }
+        if let Err(e) = self.note_state(sql) {
+            self.refuse_simple(e);
+            return Ok(None);
+        }
         self.note_effects(sql);
         Ok(Some(sql))
     }
@@ -381,7 +385,17 @@ impl Session {
         if shardwire_router::statements(text).len() != 1 {
             return false;
         }
-        let tag = match session_effects(text).first() {
+        let effects = session_effects(text);
+        let sql_prepared = match effects.first() {
+            Some(SessionEffect::DeallocateAll) => self.holds_sql_prepared(None),
+            Some(SessionEffect::Deallocate(name)) => self.holds_sql_prepared(Some(name)),
+            _ => false,
+        };
+        if sql_prepared {
+            // The client's own SQL-level PREPARE lives on the server.
+            return false;
+        }
+        let tag = match effects.first() {
             Some(SessionEffect::DeallocateAll) => {
                 self.statements.clear();
                 "DEALLOCATE ALL"
@@ -413,8 +427,12 @@ impl Session {
         if n_types < 0 || r.bytes(n_types as usize * 4).is_none() {
             return Err(malformed("Parse"));
         }
+        if let Err(e) = self.note_state(query) {
+            self.refuse_extended(e);
+            return Ok(());
+        }
         self.note_effects(query);
-        let plan = if self.sharded() {
+        let plan = if self.sharded() && !self.on_temp_tables_only(&String::from_utf8_lossy(query)) {
             match self.ctx.router.prepare(&String::from_utf8_lossy(query)) {
                 Ok(plan) => Some(plan),
                 Err(e) => {
@@ -620,6 +638,21 @@ impl Session {
             self.refuse_extended(e);
             return Ok(None);
         }
+        if !bind.statement.is_empty() && self.mode == PoolMode::Transaction {
+            // A named statement that takes a lock (or the like) takes it
+            // again at each execution, possibly after the client let go.
+            let again = self
+                .statements
+                .get(bind.statement)
+                .filter(|s| s.leaves_state)
+                .cloned();
+            if let Some(stmt) = again {
+                if let Err(e) = self.note_state(stmt.sql.as_bytes()) {
+                    self.refuse_extended(e);
+                    return Ok(None);
+                }
+            }
+        }
         Ok(Some(bind))
     }
 
@@ -673,7 +706,7 @@ impl Session {
                 type_oid: stmt.param_types.get(i).copied().unwrap_or(0),
             })
             .collect();
-        let decision = match self
+        let mut decision = match self
             .ctx
             .router
             .route_bind(plan, &params, &self.current_hints())
@@ -684,6 +717,7 @@ impl Session {
                 return BindRoute::Done;
             }
         };
+        self.keep_temp_objects_local(&mut decision, &stmt.sql);
         if self.server.is_none() {
             let local = match decision.kind {
                 StatementKind::Begin => {

@@ -12,6 +12,7 @@ mod describe;
 pub mod expect;
 mod fast_path;
 mod killed;
+mod pinning;
 mod refusal_abort;
 mod relay;
 mod replica_reads;
@@ -39,6 +40,7 @@ pub use startup::serve_connection;
 impl Drop for Session {
     fn drop(&mut self) {
         self.ctx.metrics.clients.dec();
+        self.forget_pins_on_drop();
         if self
             .cancel
             .slot
@@ -179,6 +181,10 @@ pub(crate) struct Session {
     /// Describe, `SELECT 1`) go there, so a client working on one shard's
     /// data never depends on another shard.
     last_shard: Option<u32>,
+    /// Session state (temp tables, held cursors, advisory locks…) that
+    /// keeps the server connection for this client under transaction
+    /// pooling (allocated when the client first creates any).
+    pins: Option<Box<crate::isolation::Pins>>,
     /// The transaction in progress has run a write (its COMMIT is refused
     /// while this instance may not write to the shard).
     txn_wrote: bool,

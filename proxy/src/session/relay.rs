@@ -92,6 +92,9 @@ impl Session {
             if self.needs_settle() {
                 Box::pin(self.settle()).await;
             }
+            if self.needs_cleanup_now() {
+                Box::pin(self.clean_server()).await;
+            }
             if self.should_release() {
                 self.release();
             }

@@ -120,6 +120,13 @@ impl Session {
                     .with_hint("use pool_mode = \"transaction\" for sessions that span shards"),
                 );
             }
+            if self.is_pinned() {
+                return Placement::Refused(crate::isolation::refusal::pinned_elsewhere(
+                    shard,
+                    a.shard,
+                    &self.pin_reasons(),
+                ));
+            }
             if a.conn.status != b'I'
                 || !self.expect.batch_closed()
                 || (self.expect.is_empty() && !a.conn.in_sync)
@@ -401,13 +408,18 @@ impl Session {
         if self.replica_read_possible() && Box::pin(self.try_replica_query(sql)).await {
             return true;
         }
-        let decision = match self.ctx.router.route(sql, &self.current_hints()) {
-            Ok(d) => d,
-            Err(e) => {
-                self.refuse_simple(route_error(&e));
-                return true;
+        let mut decision = if self.on_temp_tables_only(sql) {
+            Decision::simple(Target::AnyShard, StatementKind::Write)
+        } else {
+            match self.ctx.router.route(sql, &self.current_hints()) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.refuse_simple(route_error(&e));
+                    return true;
+                }
             }
         };
+        self.keep_temp_objects_local(&mut decision, sql);
         if self.server.is_none() {
             match decision.kind {
                 StatementKind::Begin => {

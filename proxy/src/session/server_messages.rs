@@ -201,12 +201,9 @@ impl Session {
                 b'C' | b'I' | b's' => {
                     if header.tag == b'C' {
                         let tag = BodyReader::new(body).cstr().unwrap_or(b"");
+                        // LISTEN and PREPARE pin the client to this
+                        // connection (`isolation`), seen in its statement.
                         match tag {
-                            // Session state a pooled connection cannot
-                            // carry to another client: close it at release.
-                            b"LISTEN" | b"PREPARE" if *mode == PoolMode::Transaction => {
-                                conn.broken = true;
-                            }
                             b"DISCARD ALL" => pending.discard_all = true,
                             b"DEALLOCATE ALL" => pending.deallocate_all = true,
                             b"RESET" if pending.reset_all_sent => pending.reset_all = true,

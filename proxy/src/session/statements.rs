@@ -70,6 +70,9 @@ pub struct PreparedStatement {
     pub param_types: Vec<u32>,
     /// The statement text.
     pub sql: String,
+    /// Executing it creates or ends state that outlives the transaction
+    /// (a temporary table, an advisory lock…): each Bind re-applies it.
+    pub leaves_state: bool,
 }
 
 impl PreparedStatement {
@@ -94,6 +97,7 @@ impl PreparedStatement {
             parse_frame: frame.freeze(),
             plan,
             param_types,
+            leaves_state: !shardwire_router::state_effects(&sql).is_empty(),
             sql,
         }
     }
