@@ -5,7 +5,8 @@
 //! `sv_active` and `sv_idle` count what is linked, queued and idle; SHOW
 //! CLIENTS gives the waiting client `state = waiting` and its current wait
 //! in `wait` / `wait_us`, 0 for the others; SHOW LISTS' `login_clients`
-//! counts the connections still logging in.
+//! counts the connections still logging in; SHOW STATS counts the wait
+//! once it ended, SHOW DATABASES and SHOW USERS the open server connection.
 
 mod support;
 
@@ -140,6 +141,29 @@ async fn maxwait_is_the_oldest_waiting_clients_wait() {
     let after = app_pool(&admin).await;
     assert_eq!(number(&after, "cl_waiting"), 0, "{after:?}");
     assert_eq!(wait_of(&after, "maxwait", "maxwait_us"), Duration::ZERO);
+
+    // The wait is counted once the waiter got its connection: SHOW STATS'
+    // total_wait_time (microseconds) holds at least those 400 ms, and the
+    // transactions so far are counted.
+    let stats = show(&admin, "SHOW STATS").await;
+    let shard0 = stats.iter().find(|r| r["shard"] == "0").expect("shard 0");
+    assert!(
+        number(shard0, "total_wait_time") >= 300_000,
+        "total_wait_time: {shard0:?}"
+    );
+    assert!(number(shard0, "total_xact_count") >= 5, "{shard0:?}");
+
+    // One server connection is open: SHOW DATABASES and SHOW USERS count it.
+    let databases = show(&admin, "SHOW DATABASES").await;
+    let db = databases
+        .iter()
+        .find(|r| r["shard"] == "0")
+        .expect("shard 0");
+    assert_eq!(number(db, "pool_size"), 1, "{db:?}");
+    assert_eq!(number(db, "current_connections"), 1, "{db:?}");
+    let users = show(&admin, "SHOW USERS").await;
+    let app = users.iter().find(|r| r["name"] == "app").expect("user app");
+    assert_eq!(number(app, "current_connections"), 1, "{app:?}");
     drop(waiter);
 }
 
