@@ -170,6 +170,7 @@ async fn every_driver_passes_its_checks_through_shardwire() {
         pool_mode: "transaction",
         pool_size: 2,
         replica_cluster: true,
+        ..ShardedOptions::default()
     })
     .await;
     let shard_urls: Vec<String> = t

@@ -66,6 +66,8 @@ pub struct Context {
     pub buffers: crate::session::buffers::BufferStash,
     /// `proxy.database`, shared by every client's cancel slot.
     pub database_name: Arc<str>,
+    /// Cross-shard transactions: this instance's id and the in-doubt list.
+    pub cross_shard: crate::crossshard::recovery::Ledger,
 }
 
 /// The generic pool's settings from `[pool]`.
@@ -154,6 +156,11 @@ impl Context {
             .collect();
         let users = crate::users::UserTable::new(entries);
         let database_name: Arc<str> = Arc::from(config.proxy.database.as_str());
+        let instance_name = config
+            .coordination
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .unwrap_or_else(|| format!("p{}", std::process::id()));
         Arc::new_cyclic(|weak| Context {
             control: Arc::new(shardwire_control::ControlPlane::new(
                 control_settings,
@@ -183,6 +190,7 @@ impl Context {
             statements: StatementRegistry::default(),
             buffers: Default::default(),
             database_name,
+            cross_shard: crate::crossshard::recovery::Ledger::new(&instance_name),
         })
     }
 }

@@ -4,6 +4,8 @@
 //! - `config`: the TOML configuration and its checks;
 //! - `listener`: accepts clients, one task each;
 //! - `session`: a client's life: handshake, relay loop, message handling;
+//! - `crossshard`: transactions that write on several shards, atomic
+//!   through two-phase commit, and the resolver of in-doubt ones;
 //! - `isolation`: session state (temp tables, held cursors, advisory
 //!   locks…) kept from crossing clients under transaction pooling;
 //! - `server`: server connections, their tracked state and pool manager;
@@ -39,6 +41,7 @@ pub mod cancel;
 pub mod config;
 pub mod context;
 pub mod control_link;
+pub mod crossshard;
 pub mod demo;
 pub mod drain;
 pub mod isolation;

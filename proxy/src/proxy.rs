@@ -55,7 +55,12 @@ impl RunningProxy {
             }
         }
         let accept = tokio::spawn(accept_loop(listener, context.clone()));
-        let control_plane = crate::monitor::spawn(&context.control);
+        let mut control_plane = crate::monitor::spawn(&context.control);
+        if context.config.shards.len() > 1 {
+            control_plane.push(tokio::spawn(crate::crossshard::recovery::run(
+                context.clone(),
+            )));
+        }
         let mut metrics_addr = None;
         let monitoring = match metrics_listener {
             Some(l) => {

@@ -122,6 +122,8 @@ pub(crate) fn shared_conf(opts: &NodeOptions) -> anyhow::Result<String> {
         "hot_standby = on".to_owned(),
         "wal_keep_size = '256MB'".to_owned(),
         format!("max_connections = {}", opts.max_connections),
+        // Two-phase commit of cross-shard transactions (PREPARE TRANSACTION).
+        "max_prepared_transactions = 100".to_owned(),
         "shared_buffers = '128MB'".to_owned(),
         "log_min_messages = warning".to_owned(),
         format!(

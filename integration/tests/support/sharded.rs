@@ -25,6 +25,8 @@ pub struct Sharded {
     /// The leaderboard replica node, with `replica_cluster`.
     pub replica: Option<Node>,
     pub rig: Rig,
+    /// The configuration the proxy was started with.
+    pub config: String,
 }
 
 /// What to start besides the six shards.
@@ -35,6 +37,8 @@ pub struct ShardedOptions {
     /// A replica node subscribed to every shard's `leaderboard` (reads of
     /// `leaderboard*` go there), the control plane on, user `app` an admin.
     pub replica_cluster: bool,
+    /// Extra lines for the `[sharding]` section.
+    pub sharding_extra: &'static str,
 }
 
 impl Default for ShardedOptions {
@@ -43,6 +47,7 @@ impl Default for ShardedOptions {
             pool_mode: "transaction",
             pool_size: 4,
             replica_cluster: false,
+            sharding_extra: "",
         }
     }
 }
@@ -174,6 +179,7 @@ checkout_timeout = "5s"
 key_columns = ["user_id"]
 shards = 6
 global_tables = ["countries"]
+{sharding_extra}
 
 [[sharding.tables]]
 name = "scores"
@@ -191,7 +197,8 @@ auth = "trust"
 {replica_sections}
 
 {shard_entries}
-"#
+"#,
+            sharding_extra = opts.sharding_extra,
         );
         let proxy = RunningProxy::start(parse_str(&config).expect("config"))
             .await
@@ -202,6 +209,7 @@ auth = "trust"
             reference,
             replica,
             rig,
+            config,
         };
         if sharded.replica.is_some() {
             sharded.wait_replica_serving().await;

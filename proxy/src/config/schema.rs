@@ -86,6 +86,29 @@ pub struct ShardingSection {
     pub global_tables: Vec<String>,
     /// Tables sharded by another column than the key columns.
     pub tables: Vec<TableKey>,
+    /// Transactions and statements that write on several shards:
+    /// `two_phase` (default: atomic through two-phase commit) or `refuse`
+    /// (0A000, as before cross-shard writes existed).
+    pub cross_shard_writes: CrossShardWrites,
+    /// Longest a statement of a cross-shard transaction waits for a lock
+    /// (PostgreSQL sees deadlocks within one server only; one between
+    /// shards ends here with 55P03).
+    #[serde(deserialize_with = "super::duration::deserialize")]
+    pub cross_shard_lock_timeout: std::time::Duration,
+    /// Testing only: where a cross-shard commit stops as if the instance
+    /// had died (`after_prepare`, `after_decision`, `after_commit_prepared`).
+    #[doc(hidden)]
+    pub cross_shard_crash_at: Option<String>,
+}
+
+/// `[sharding] cross_shard_writes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossShardWrites {
+    /// Atomic across shards through two-phase commit.
+    TwoPhase,
+    /// Refused with 0A000.
+    Refuse,
 }
 
 impl Default for ShardingSection {
@@ -96,6 +119,9 @@ impl Default for ShardingSection {
             shards: None,
             global_tables: Vec::new(),
             tables: Vec::new(),
+            cross_shard_writes: CrossShardWrites::TwoPhase,
+            cross_shard_lock_timeout: std::time::Duration::from_secs(5),
+            cross_shard_crash_at: None,
         }
     }
 }

@@ -81,6 +81,10 @@ pub struct Metrics {
     /// Server connections cleaned (DISCARD ALL) or closed before going
     /// back to the pool, by reason.
     pub server_cleanups: IntCounterVec,
+    /// Cross-shard commits by outcome.
+    pub two_phase: IntCounterVec,
+    /// Prepared cross-shard transactions left unfinished (older than 2 s).
+    pub two_phase_in_doubt: IntGauge,
     /// The fleet's metrics.
     pub fleet: super::fleet::FleetMetrics,
 }
@@ -278,6 +282,20 @@ impl Metrics {
                 let g = static_metric(IntGauge::new(
                     "shardwire_pinned_clients",
                     "Clients holding their server connection under transaction pooling because of session state",
+                ));
+                let _ = registry.register(Box::new(g.clone()));
+                g
+            },
+            two_phase: counter_vec(
+                &registry,
+                "shardwire_2pc_total",
+                "Transactions that wrote on several shards, by outcome: committed (two-phase), rolled_back (a participant failed before the decision), unknown (the coordinator was lost during its commit), recovered_commit / recovered_rollback (finished by the resolver)",
+                &["outcome"],
+            ),
+            two_phase_in_doubt: {
+                let g = static_metric(IntGauge::new(
+                    "shardwire_2pc_in_doubt",
+                    "Prepared cross-shard transactions older than 2 s that no instance has finished yet",
                 ));
                 let _ = registry.register(Box::new(g.clone()));
                 g

@@ -61,6 +61,8 @@ impl Session {
             hints: Default::default(),
             local_hints: None,
             held: Vec::new(),
+            opening: Vec::new(),
+            multi: None,
             stalled: None,
             local_execute: None,
             portal_result: None,
@@ -160,6 +162,28 @@ impl Session {
         Ok(())
     }
 
+    /// A connection to `shard`'s primary with the client's parameters, not
+    /// made the one in use: another participant of a cross-shard
+    /// transaction.
+    pub(super) async fn checkout_participant(&self, shard: u32) -> Result<Attached, ErrorResponse> {
+        let mut conn = Box::pin(super::checkout::primary_connection(
+            &self.ctx, &self.user, shard,
+        ))
+        .await?;
+        apply_params(&mut conn, &self.wanted).await?;
+        if let Some(r) = &conn.registration {
+            r.entry
+                .in_use
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(Attached {
+            conn,
+            shard,
+            unnamed_valid: false,
+            fresh: false,
+        })
+    }
+
     /// Attaches a connection without waiting, if one is ready: the session
     /// is attached already, or the shard's pool has an idle connection to
     /// the current primary whose parameters match the client's. `false`:
@@ -230,6 +254,7 @@ impl Session {
 
     /// Returns the server connection to its pool.
     pub(super) fn release(&mut self) {
+        self.opening.clear();
         if let Some(a) = self.server.take() {
             self.cancel.slot.set(None);
             if let Some(t) = self.user.shard_traffic.get(a.shard as usize) {
@@ -314,6 +339,7 @@ impl Session {
 
     /// Leaves the server reusable, or discards it, as the client goes.
     pub(super) async fn detach_on_exit(&mut self) {
+        self.abandon_cross_shard().await;
         let Some(mut a) = self.server.take() else {
             return;
         };

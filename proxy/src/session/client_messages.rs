@@ -718,6 +718,31 @@ impl Session {
             }
         };
         self.keep_temp_objects_local(&mut decision, &stmt.sql);
+        if self.in_cross_shard() {
+            if matches!(
+                decision.kind,
+                StatementKind::Commit | StatementKind::Rollback
+            ) {
+                if !self.expect.is_empty() || self.passthrough > 0 {
+                    return BindRoute::Stall;
+                }
+                let commit = decision.kind == StatementKind::Commit;
+                match Box::pin(self.finish_cross_shard(commit)).await {
+                    super::cross_shard::Finished::Tag(tag) => {
+                        let mut out = BytesMut::new();
+                        builder::frame(&mut out, b'2', |_| {});
+                        self.emit(out.freeze());
+                        self.local_execute = Some(tag);
+                    }
+                    super::cross_shard::Finished::Error(e) => self.refuse_extended(e),
+                }
+                return BindRoute::Done;
+            }
+            if let Some(e) = self.cross_shard_refusal(decision.kind) {
+                self.refuse_extended(e);
+                return BindRoute::Done;
+            }
+        }
         if self.server.is_none() {
             let local = match decision.kind {
                 StatementKind::Begin => {

@@ -8,6 +8,7 @@ pub(crate) mod attach;
 pub mod buffers;
 pub(crate) mod checkout;
 mod client_messages;
+mod cross_shard;
 mod describe;
 pub mod expect;
 mod fast_path;
@@ -152,6 +153,11 @@ pub(crate) struct Session {
     local_hints: Option<Box<shardwire_router::SessionHints>>,
     /// BEGIN (and SET LOCAL) held back until a statement fixes the shard.
     held: Vec<Bytes>,
+    /// … and once sent, kept until the transaction ends: a participant
+    /// joining a cross-shard transaction runs them first.
+    opening: Vec<Bytes>,
+    /// The other participants of a transaction that spans shards.
+    multi: Option<Box<cross_shard::MultiShard>>,
     /// A message that must wait until the server in use is released
     /// (it routes to another shard than pipelined work still running).
     stalled: Option<Box<BytesMut>>,

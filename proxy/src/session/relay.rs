@@ -108,7 +108,11 @@ impl Session {
                     continue;
                 }
             }
-            if self.server.is_none() && self.held.is_empty() && self.ctx.sessions.is_draining() {
+            if self.server.is_none()
+                && self.held.is_empty()
+                && !self.in_cross_shard()
+                && self.ctx.sessions.is_draining()
+            {
                 // Draining: between transactions, the session ends cleanly.
                 return SessionEnd::Fatal(
                     ErrorResponse::fatal(
@@ -142,7 +146,7 @@ impl Session {
                 // a drain: the drain stays "started", so a branch enabled
                 // where that check does not end it would fire on every
                 // pass (a held BEGIN waiting for its statement would spin).
-                _ = drain_started(&self.cancel.slot, &self.ctx.sessions), if server.is_none() && self.held.is_empty() => Event::Writable(Ok(())),
+                _ = drain_started(&self.cancel.slot, &self.ctx.sessions), if server.is_none() && self.held.is_empty() && self.multi.is_none() => Event::Writable(Ok(())),
             };
             let step = match event {
                 Event::ServerReadable(Ok(())) => self.read_server(),

@@ -4,6 +4,7 @@
 //! shard, makes pipelined work for another shard wait its turn, scatters
 //! unkeyed reads and broadcasts DDL and writes to global tables.
 
+use super::cross_shard::Finished;
 use super::expect::Expect;
 use super::statements::PreparedStatement;
 use super::Session;
@@ -83,7 +84,10 @@ impl Session {
     pub(super) fn any_shard(&self) -> u32 {
         match &self.server {
             Some(a) => a.shard,
-            None => self.hinted_shard().unwrap_or_else(|| self.default_shard()),
+            None => match self.parked_state() {
+                Some((shard, _)) => shard,
+                None => self.hinted_shard().unwrap_or_else(|| self.default_shard()),
+            },
         }
     }
 
@@ -92,7 +96,11 @@ impl Session {
         match &self.server {
             Some(a) => a.conn.status,
             None if !self.held.is_empty() => b'T',
-            None => b'I',
+            None => match self.parked_state() {
+                Some((_, true)) => b'E',
+                Some((_, false)) => b'T',
+                None => b'I',
+            },
         }
     }
 
@@ -104,6 +112,9 @@ impl Session {
     /// Gets the session onto `shard`: attaches (replaying a held BEGIN), or
     /// says why it cannot be done now.
     pub(super) async fn place_on(&mut self, shard: u32) -> Placement {
+        if self.server.is_none() && self.in_cross_shard() {
+            return Box::pin(self.switch_shard(shard)).await;
+        }
         if let Some(a) = &self.server {
             if a.shard == shard {
                 return Placement::Ready;
@@ -126,6 +137,9 @@ impl Session {
                     a.shard,
                     &self.pin_reasons(),
                 ));
+            }
+            if a.conn.status == b'T' && self.cross_shard_enabled() {
+                return Box::pin(self.switch_shard(shard)).await;
             }
             if a.conn.status != b'I'
                 || !self.expect.batch_closed()
@@ -159,10 +173,11 @@ impl Session {
         let Some(a) = self.server.as_mut() else {
             return;
         };
-        for frame in held {
-            a.conn.send(&frame);
+        for frame in &held {
+            a.conn.send(frame);
             self.expect.push(Expect::InjectedQuery);
         }
+        self.opening = held;
     }
 
     /// Answers the client for a statement the proxy completed itself.
@@ -413,12 +428,38 @@ impl Session {
         } else {
             match self.ctx.router.route(sql, &self.current_hints()) {
                 Ok(d) => d,
+                // An unkeyed UPDATE or DELETE runs on every shard, atomically.
+                Err(RouteError::UnkeyedWrite { .. })
+                    if self.cross_shard_enabled() && updates_or_deletes(sql) =>
+                {
+                    Decision::simple(Target::AllShards, StatementKind::Write)
+                }
                 Err(e) => {
                     self.refuse_simple(route_error(&e));
                     return true;
                 }
             }
         };
+        if self.in_cross_shard() {
+            if matches!(
+                decision.kind,
+                StatementKind::Commit | StatementKind::Rollback
+            ) {
+                if !self.expect.is_empty() || self.passthrough > 0 {
+                    return false; // the pipelined work on the shard in use first
+                }
+                let commit = decision.kind == StatementKind::Commit;
+                match Box::pin(self.finish_cross_shard(commit)).await {
+                    Finished::Tag(tag) => self.answer_locally(tag),
+                    Finished::Error(e) => self.refuse_simple(e),
+                }
+                return true;
+            }
+            if let Some(e) = self.cross_shard_refusal(decision.kind) {
+                self.refuse_simple(e);
+                return true;
+            }
+        }
         self.keep_temp_objects_local(&mut decision, sql);
         if self.server.is_none() {
             match decision.kind {
@@ -453,6 +494,27 @@ impl Session {
             Target::Shard(k) => k,
             Target::AnyShard => self.any_shard(),
             Target::Shards(_) | Target::AllShards => {
+                let atomic = self.cross_shard_enabled()
+                    && matches!(decision.kind, StatementKind::Write | StatementKind::Read)
+                    && (self.in_transaction() || decision.kind == StatementKind::Write);
+                if atomic {
+                    if !self.expect.is_empty() || self.passthrough > 0 {
+                        return false; // let pipelined work finish first
+                    }
+                    let shards = match decision.target {
+                        Target::Shards(ref v) => v.clone(),
+                        _ => (0..self.user.shard_pools.len() as u32).collect(),
+                    };
+                    if let Some(refusal) = shards
+                        .iter()
+                        .find_map(|&k| self.write_refusal(decision.kind, k))
+                    {
+                        self.refuse_simple(refusal);
+                        return true;
+                    }
+                    Box::pin(self.run_across(sql, &shards, &decision)).await;
+                    return true;
+                }
                 if self.in_transaction() {
                     self.refuse_simple(
                         ErrorResponse::error(
@@ -574,6 +636,16 @@ fn first_error(replies: &[ShardReply]) -> Option<Bytes> {
     replies
         .iter()
         .find_map(|r| r.reply.error.as_ref().map(|(_, frame)| frame.clone()))
+}
+
+/// Whether `sql` is an UPDATE or a DELETE (its first word).
+fn updates_or_deletes(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    first.eq_ignore_ascii_case("update") || first.eq_ignore_ascii_case("delete")
 }
 
 fn is_set_local(sql: &str) -> bool {

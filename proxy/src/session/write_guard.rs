@@ -24,12 +24,21 @@ impl Session {
         if !writes && !commits {
             return None;
         }
-        let shard = self.server.as_ref().map_or(shard, |s| s.shard);
-        let why = self.ctx.topology.shard(shard)?.writes_refused();
+        let shard = match &self.server {
+            // In a cross-shard transaction the statement goes to `shard`.
+            Some(s) if !self.in_cross_shard() => s.shard,
+            _ => shard,
+        };
+        let why = self
+            .ctx
+            .topology
+            .shard(shard)
+            .and_then(|s| s.writes_refused());
         match why {
             None => {
                 if writes {
                     self.txn_wrote = true;
+                    self.note_cross_shard_write(shard);
                 }
                 None
             }
