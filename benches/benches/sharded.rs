@@ -42,6 +42,8 @@ const SECS_ENV: &str = "SHARDWIRE_BENCH_SECS";
 /// Clients through shardwire; the direct runs split them over the shards.
 const KEYED_CLIENTS: u32 = 24;
 const READ_CLIENTS: u32 = 8;
+/// Clients of the transfer workloads.
+const TRANSFER_CLIENTS: u32 = 16;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -167,8 +169,24 @@ async fn bench() -> anyhow::Result<()> {
         routing_ns: None,
     });
     demo.ensure_running()?;
+    eprintln!("transfers: across two shards (two-phase commit), then within one shard ...");
+    let mut transfers = Vec::new();
+    for script in [&scripts.transfer_cross, &scripts.transfer_same] {
+        let load = [Load {
+            port: proxy,
+            script,
+            clients: TRANSFER_CLIENTS,
+        }];
+        workload::run(&pgbench_bin, &load, QueryMode::Simple, 3, &logs).await?;
+        let cpu_before = procstat::cpu_seconds(demo.pid())?;
+        let outcome = workload::run(&pgbench_bin, &load, QueryMode::Simple, secs, &logs).await?;
+        let cpu = procstat::cpu_seconds(demo.pid())? - cpu_before;
+        transfers.push((outcome, cpu));
+    }
+    demo.ensure_running()?;
     drop(demo);
     print(&rows, secs);
+    print_transfers(&transfers);
     let failed: u64 = rows
         .iter()
         .map(|r| r.proxied.failed + r.direct.failed)
@@ -177,6 +195,39 @@ async fn bench() -> anyhow::Result<()> {
         bail!("{failed} transactions failed (see above)");
     }
     Ok(())
+}
+
+/// The cross-shard transfer against the same transfer on one shard, both
+/// through shardwire in this run.
+fn print_transfers(runs: &[(Outcome, f64)]) {
+    let [(cross, cross_cpu), (same, same_cpu)] = runs else {
+        return;
+    };
+    println!();
+    println!(
+        "transfer = BEGIN; UPDATE leaderboard -1 WHERE user_id = a; UPDATE … +1 WHERE user_id = b; END, {TRANSFER_CLIENTS} clients, simple protocol, through shardwire"
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>10} {:>14}",
+        "workload", "tps", "p50 ms", "p99 ms", "sw CPU µs/tx"
+    );
+    for (what, o, cpu) in [
+        ("transfer across shards (2PC)", cross, cross_cpu),
+        ("transfer within one shard", same, same_cpu),
+    ] {
+        println!(
+            "{:<34} {:>10.0} {:>10.2} {:>10.2} {:>14.1}",
+            what,
+            o.tps,
+            o.percentile_ms(0.5),
+            o.percentile_ms(0.99),
+            cpu * 1e6 / o.transactions.max(1) as f64
+        );
+    }
+    println!(
+        "cross-shard / one-shard tps ratio: {:.2}",
+        cross.tps / same.tps.max(1e-9)
+    );
 }
 
 fn print(rows: &[Row], secs: u64) {

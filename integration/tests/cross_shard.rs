@@ -421,3 +421,110 @@ async fn refuse_mode_keeps_transactions_on_one_shard() {
     assert_eq!(e.as_db_error().map(|d| d.code().code()), Some("0A000"));
     assert_eq!(total_on_shards(&t).await, ACCOUNTS * START_BALANCE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_psql_and_split_inserts_span_shards() {
+    let t = Sharded::start(ShardedOptions::default().pool_mode).await;
+    with_accounts(&t).await;
+    let mut c = t.client().await;
+    // tokio-postgres: prepared statements (extended protocol) in one
+    // transaction over three shards, the same statement reused on each.
+    let debit = c
+        .prepare("UPDATE accounts SET balance = balance - $1 WHERE user_id = $2")
+        .await
+        .expect("prepare");
+    let tx = c.transaction().await.expect("begin");
+    tx.execute(&debit, &[&30i64, &0i64]).await.expect("shard 0");
+    tx.execute(&debit, &[&-10i64, &1i64])
+        .await
+        .expect("shard 1");
+    tx.execute(&debit, &[&-20i64, &2i64])
+        .await
+        .expect("shard 2");
+    let read: i64 = tx
+        .query_one("SELECT balance FROM accounts WHERE user_id = $1", &[&1i64])
+        .await
+        .expect("read inside")
+        .get(0);
+    assert_eq!(
+        read,
+        START_BALANCE + 10,
+        "a transaction sees its own writes"
+    );
+    tx.commit().await.expect("commit");
+    assert_eq!(balance(&t, 0).await, START_BALANCE - 30);
+    assert_eq!(balance(&t, 1).await, START_BALANCE + 10);
+    assert_eq!(balance(&t, 2).await, START_BALANCE + 20);
+
+    // A multi-row INSERT over several shards is split, atomically, with
+    // RETURNING rows merged and the counts added up.
+    let m = c
+        .simple_query(
+            "INSERT INTO accounts (user_id, balance) VALUES (100, 1), (101, 2), (102, 3), (106, 4) \
+             RETURNING user_id",
+        )
+        .await
+        .expect("split insert");
+    let mut ids: Vec<String> = m
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["100", "101", "102", "106"]);
+    assert_eq!(last_tag(&m), Some(4));
+    for id in [100, 101, 102, 106] {
+        assert!(balance(&t, id).await > 0, "row {id} on its shard");
+    }
+    // One row fails on its shard: no shard keeps any row of it.
+    let e = c
+        .simple_query("INSERT INTO accounts (user_id, balance) VALUES (200, 1), (101, 2), (202, 3)")
+        .await
+        .expect_err("duplicate key on shard 5");
+    assert_eq!(e.as_db_error().map(|d| d.code().code()), Some("23505"));
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM accounts WHERE user_id IN (200, 202)",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0);
+
+    // psql, statement by statement, as an operator types a transfer.
+    let script = t.rig.dir().join("transfer.sql");
+    std::fs::write(
+        &script,
+        "BEGIN;\nUPDATE accounts SET balance = balance - 7 WHERE user_id = 3;\n\
+         UPDATE accounts SET balance = balance + 7 WHERE user_id = 4;\nCOMMIT;\n",
+    )
+    .expect("script");
+    let out = std::process::Command::new(support::pg_bin("psql"))
+        .args(["-h", "127.0.0.1", "-p", &t.proxy.addr.port().to_string()])
+        .args([
+            "-U",
+            "app",
+            "-d",
+            "app",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+        ])
+        .arg(&script)
+        .env("PGPASSWORD", "app")
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(balance(&t, 3).await, START_BALANCE - 7);
+    assert_eq!(balance(&t, 4).await, START_BALANCE + 7);
+    assert_eq!(prepared_left(&t).await, Vec::<String>::new());
+}

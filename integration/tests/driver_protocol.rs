@@ -203,8 +203,8 @@ async fn a_refused_statement_commits_nothing_before_it() {
         "the refused batch committed its first statement"
     );
 
-    // An explicit transaction: the refused statement fails it, COMMIT
-    // rolls back.
+    // An explicit transaction: a refused statement (an INSERT without its
+    // key) fails it, COMMIT rolls back.
     c.send(&raw::query("BEGIN")).await;
     c.until_ready().await;
     c.send(&raw::query(
@@ -213,10 +213,8 @@ async fn a_refused_statement_commits_nothing_before_it() {
     .await;
     let r = c.until_ready().await;
     assert!(errors(&r).is_empty(), "{r:?}");
-    c.send(&raw::query(
-        "UPDATE users SET name = 'txn' WHERE user_id = 1",
-    ))
-    .await;
+    c.send(&raw::query("INSERT INTO users (name) VALUES ('no key')"))
+        .await;
     let r = c.until_ready().await;
     assert_eq!(
         r.iter()

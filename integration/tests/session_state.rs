@@ -120,10 +120,14 @@ async fn metrics_text(setup: &Setup) -> String {
 }
 
 async fn show_clients(admin: &Client) -> Vec<HashMap<String, String>> {
+    show(admin, "SHOW CLIENTS").await
+}
+
+async fn show(admin: &Client, command: &str) -> Vec<HashMap<String, String>> {
     admin
-        .simple_query("SHOW CLIENTS")
+        .simple_query(command)
         .await
-        .expect("SHOW CLIENTS")
+        .expect(command)
         .iter()
         .filter_map(|m| match m {
             SimpleQueryMessage::Row(r) => Some(
@@ -175,6 +179,15 @@ async fn a_temp_table_pins_its_client_and_leaves_with_it() {
     assert!(
         pinned.iter().any(|p| p == "temp_table"),
         "SHOW CLIENTS pinned column: {pinned:?}"
+    );
+    let pools = show(&admin, "SHOW POOLS").await;
+    assert_eq!(
+        pools
+            .iter()
+            .find(|r| r["user"] == "app")
+            .map(|r| r["cl_pinned"].as_str()),
+        Some("1"),
+        "SHOW POOLS: {pools:?}"
     );
     let metrics = metrics_text(&setup).await;
     assert!(

@@ -1,7 +1,7 @@
 //! Shard routing end to end: six real primaries whose CHECK constraints
 //! reject misrouted rows, keyed CRUD read back through the proxy and from
 //! each shard directly, prepared statements with binary and text keys,
-//! transactions pinned to a shard, hints, DDL broadcast, global tables,
+//! transactions over one shard and over several, hints, DDL broadcast, global tables,
 //! scatter-gather compared with one unsharded server, and every refusal's
 //! SQLSTATE.
 
@@ -233,25 +233,47 @@ async fn transactions_stay_on_their_shard() {
         .get(0);
     assert_eq!(n, 2);
 
-    // A statement for another shard inside the transaction is refused.
+    // A statement for another shard joins the transaction; ROLLBACK
+    // undoes both shards' rows, COMMIT keeps both.
     c.batch_execute("BEGIN").await.expect("begin");
     c.batch_execute("INSERT INTO users (user_id, name) VALUES (2, 'two')")
         .await
         .expect("insert 2");
-    let err = c
-        .batch_execute("INSERT INTO users (user_id, name) VALUES (3, 'three')")
+    c.batch_execute("INSERT INTO users (user_id, name) VALUES (3, 'three')")
         .await
-        .expect_err("cross-shard statement");
-    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+        .expect("a statement for another shard");
     c.batch_execute("ROLLBACK").await.expect("rollback");
-    let n: i64 = t
-        .shard(2)
+    for k in [2, 3] {
+        let n: i64 = t
+            .shard(k)
+            .await
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .expect("n")
+            .get(0);
+        assert_eq!(n, 0, "the rolled-back insert must not persist on shard {k}");
+    }
+    c.batch_execute("BEGIN").await.expect("begin");
+    for id in [2, 3] {
+        c.batch_execute(&format!(
+            "INSERT INTO users (user_id, name) VALUES ({id}, 'kept')"
+        ))
         .await
-        .query_one("SELECT count(*) FROM users", &[])
+        .expect("insert");
+    }
+    c.batch_execute("COMMIT")
         .await
-        .expect("n")
-        .get(0);
-    assert_eq!(n, 0, "the rolled-back insert must not persist");
+        .expect("commit over two shards");
+    for k in [2, 3] {
+        let n: i64 = t
+            .shard(k)
+            .await
+            .query_one("SELECT count(*) FROM users WHERE name = 'kept'", &[])
+            .await
+            .expect("n")
+            .get(0);
+        assert_eq!(n, 1, "the committed insert persists on shard {k}");
+    }
 
     // A rolled-back transaction on its shard leaves nothing behind.
     c.batch_execute("BEGIN; INSERT INTO users (user_id, name) VALUES (4, 'four'); ROLLBACK")
@@ -301,17 +323,23 @@ async fn hints_route_what_sql_cannot_say() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unkeyed_writes_and_key_changes_are_refused() {
+async fn unkeyed_inserts_and_key_changes_are_refused_unkeyed_updates_run_everywhere() {
     let t = Sharded::start("transaction").await;
     let c = t.client().await;
     c.simple_query("INSERT INTO users (user_id, name) VALUES (5, 'five')")
         .await
         .expect("insert");
-    for sql in [
-        "DELETE FROM users",
-        "UPDATE users SET name = 'x' WHERE name = 'five'",
-        "INSERT INTO users (name) VALUES ('nokey')",
-    ] {
+    // An unkeyed UPDATE runs on every shard (atomically, see cross_shard.rs).
+    let m = c
+        .simple_query("UPDATE users SET name = 'x' WHERE name = 'five'")
+        .await
+        .expect("unkeyed update");
+    assert!(
+        m.iter()
+            .any(|m| matches!(m, SimpleQueryMessage::CommandComplete(1))),
+        "one row updated over all shards"
+    );
+    for sql in ["INSERT INTO users (name) VALUES ('nokey')"] {
         let err = c.simple_query(sql).await.expect_err(sql);
         assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{sql}: {err}");
         let db = err.as_db_error().expect("db error");

@@ -117,6 +117,8 @@ pub struct CancelSlot {
     /// The session state keeping the client's server connection, as
     /// `isolation::Pins::bits` (0: none), for SHOW CLIENTS / SHOW POOLS.
     pub pinned: std::sync::atomic::AtomicU8,
+    /// The shard of the server connection it is pinned to.
+    pub pinned_shard: std::sync::atomic::AtomicU32,
     /// The session's task while it waits between transactions, woken when
     /// the proxy starts draining (one slot per client rather than a shared
     /// `Notify`: no shared lock and no waiter node per idle client).

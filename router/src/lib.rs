@@ -54,6 +54,7 @@ pub mod session_state;
 mod shape;
 mod shard_fn;
 pub mod split;
+pub mod split_insert;
 
 pub use bind::BindParam;
 pub use cache::CacheStats;
@@ -67,3 +68,4 @@ pub use session_effects::{session_effects, SessionEffect};
 pub use session_state::{only_temp_tables, state_effects, LingeringKind, Release, StateEffect};
 pub use shard_fn::shard_for_key;
 pub use split::statements;
+pub use split_insert::split_insert;

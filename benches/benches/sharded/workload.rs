@@ -41,8 +41,26 @@ fn keyed_script(uid: &str) -> String {
     )
 }
 
+/// A transfer of points between two players `offset` ids apart, the lower
+/// id first (one order for every transaction: no deadlocks). Offset 1 puts
+/// them on different shards (cross-shard: two-phase commit), offset =
+/// shards on the same shard.
+fn transfer_script(offset: u32) -> String {
+    format!(
+        "\\set a random(1, {})\n\\set b :a + {offset}\nBEGIN;\n\
+         UPDATE leaderboard SET score = score - 1 WHERE user_id = :a;\n\
+         UPDATE leaderboard SET score = score + 1 WHERE user_id = :b;\n\
+         END;\n",
+        USERS - offset
+    )
+}
+
 /// The scripts a run uses, written once.
 pub struct Scripts {
+    /// Transfers between players on different shards.
+    pub transfer_cross: PathBuf,
+    /// The same between players on one shard.
+    pub transfer_same: PathBuf,
     /// Any key (through shardwire).
     pub keyed: PathBuf,
     /// Shard k's keys only (`user_id % shards = k`), for the direct runs.
@@ -77,7 +95,11 @@ impl Scripts {
             "top10.pgbench",
             "SELECT user_id, score FROM leaderboard ORDER BY score DESC LIMIT 10;\n",
         )?;
+        let transfer_cross = write("transfer-cross.pgbench", &transfer_script(1))?;
+        let transfer_same = write("transfer-same.pgbench", &transfer_script(shards))?;
         Ok(Scripts {
+            transfer_cross,
+            transfer_same,
             keyed,
             keyed_on_shard,
             top10,

@@ -23,6 +23,7 @@ mod show_prepared;
 mod show_routes;
 mod show_servers;
 mod show_stats;
+mod show_transactions;
 mod switchover;
 mod unsupported;
 mod wait_close;
@@ -117,6 +118,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "SHOW FAILOVERS",
         "failovers and switchovers: when, which nodes, how long",
+    ),
+    (
+        "SHOW TRANSACTIONS",
+        "cross-shard transactions left prepared (in doubt): shard, age, decision",
     ),
     (
         "SHOW FLEET",
@@ -268,6 +273,7 @@ pub async fn execute(
         ["show", "servers"] => Ok(show_servers::servers(ctx)),
         ["show", "nodes"] => Ok(show_nodes::nodes(ctx)),
         ["show", "failovers"] => Ok(show_failovers::failovers(ctx)),
+        ["show", "transactions"] => Ok(show_transactions::transactions(ctx)),
         ["show", "routes"] => Ok(show_routes::routes(ctx)),
         ["show", "fleet"] => Ok(show_fleet::fleet(ctx)),
         ["show", "totals"] => Ok(show_stats::all_totals(ctx)),

@@ -1,5 +1,6 @@
 //! `SHOW POOLS`: one row per (shard, user) pool, with PgBouncer 1.25's
-//! columns in its order, then `shard` and `role`. Cancel requests are
+//! columns in its order, then `shard`, `role` and `cl_pinned` (clients
+//! pinned to a connection of the pool by session state). Cancel requests are
 //! forwarded at once and not counted per pool: their columns are 0.
 //! `maxwait`/`maxwait_us` are, as in PgBouncer, how long the oldest client
 //! still waiting has waited (0 when `cl_waiting` is 0): the longest wait
@@ -33,6 +34,22 @@ fn oldest_waits(ctx: &Context) -> HashMap<String, Duration> {
     oldest
 }
 
+/// Per (user, shard), the clients pinned to a server connection of that
+/// shard by session state (temp tables, held cursors, advisory locks…).
+fn pinned_clients(ctx: &Context) -> HashMap<(String, u32), u32> {
+    let mut pinned = HashMap::new();
+    for (_, slot) in ctx.cancels.clients() {
+        if slot.pinned.load(Ordering::Relaxed) == 0 {
+            continue;
+        }
+        let shard = slot.pinned_shard.load(Ordering::Relaxed);
+        *pinned
+            .entry((slot.info.user.to_string(), shard))
+            .or_insert(0) += 1;
+    }
+    pinned
+}
+
 /// `SHOW POOLS`.
 pub fn pools(ctx: &Context) -> ResultSet {
     let mut r = ResultSet::new(&[
@@ -55,8 +72,10 @@ pub fn pools(ctx: &Context) -> ResultSet {
         ("load_balance_hosts", Kind::Text),
         ("shard", Kind::Int4),
         ("role", Kind::Text),
+        ("cl_pinned", Kind::Int4),
     ]);
     let oldest = oldest_waits(ctx);
+    let pinned = pinned_clients(ctx);
     let mut users: Vec<_> = ctx.users.values().collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
     for user in users {
@@ -89,6 +108,12 @@ pub fn pools(ctx: &Context) -> ResultSet {
                 None,
                 text(shard),
                 text("primary"),
+                text(
+                    pinned
+                        .get(&(user.name.to_string(), shard as u32))
+                        .copied()
+                        .unwrap_or(0),
+                ),
             ]);
         }
     }

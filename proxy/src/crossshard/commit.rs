@@ -7,12 +7,13 @@
 //!   transaction id is read (`txid_current()`), every other writer runs
 //!   `PREPARE TRANSACTION '<gid>'` (the id names the coordinator and its
 //!   xid, see [`super::gid`]), then the coordinator's own `COMMIT` is the
-//!   commit point, durable and replicated like any commit; then `COMMIT
-//!   PREPARED` on the others. A failure before the commit point rolls
+//!   commit point, durable and replicated like any commit, and it writes
+//!   the decision row (the id in [`super::gid::COMMIT_LOG`]) with the
+//!   coordinator's changes; then `COMMIT PREPARED` on the others. A failure before the commit point rolls
 //!   everything back and names the shard that failed; after it, whatever
 //!   is left prepared is committed by the resolver
-//!   ([`super::recovery`]), which asks the coordinator's shard
-//!   `txid_status(xid)`.
+//!   ([`super::recovery`]), which looks for the decision row on the
+//!   coordinator's shard.
 
 use super::gid::GlobalId;
 use crate::protocol::builder;
@@ -249,11 +250,18 @@ pub async fn commit(
     if crash_at == Some(Crash::AfterPrepare) {
         return Err(CommitError::Crashed);
     }
-    // The commit point.
-    match step_expecting(parts[coordinator].conn, "COMMIT", "COMMIT").await {
+    // The commit point: the decision row commits with the coordinator's
+    // own changes, in the same round trip.
+    let decide = format!(
+        "INSERT INTO {} (gid) VALUES ('{gid}'); COMMIT",
+        super::gid::COMMIT_LOG
+    );
+    match step_expecting(parts[coordinator].conn, &decide, "COMMIT").await {
         Ok(()) => {}
         Err(e @ StepError::Sql(_)) => {
             let error = failure(coordinator_shard, &e, "COMMIT");
+            // A failed INSERT leaves the transaction open and failed.
+            rollback(&mut parts[coordinator..=coordinator]).await;
             undo_prepared(parts, &prepared, &gid).await;
             return Err(CommitError::RolledBack(error));
         }

@@ -2,13 +2,24 @@
 //! `shardwire_<coordinator shard>_<coordinator xid>_<instance>_<n>`.
 //!
 //! The coordinator is the participant that is not prepared: its own
-//! `COMMIT` is the commit point, and `txid_status(xid)` on its shard tells
-//! anyone, at any later time and after any failover of that shard (its
-//! commit record is replicated like any other), whether the transaction
-//! committed. The prefix marks the prepared transactions shardwire may
+//! `COMMIT` is the commit point, and it writes the id into
+//! [`COMMIT_LOG`] on its shard in the same transaction, so the row exists
+//! exactly when the transaction committed, after any failover of that
+//! shard (it is replicated like any other row). The xid says whether the
+//! coordinator's transaction may still be running (`txid_status`), so an
+//! absent row can be told from one not written yet. The prefix marks the prepared transactions shardwire may
 //! resolve; everything else in `pg_prepared_xacts` is left alone. The
 //! instance name says who made it (for the console), not who may resolve
 //! it: the outcome does not depend on who asks.
+
+/// The table, on every shard, of the decision rows: a cross-shard
+/// transaction committed exactly when its id is in this table on its
+/// coordinator shard (the row commits with the coordinator's changes).
+pub const COMMIT_LOG: &str = "shardwire_commit_log";
+
+/// Creates the decision table where it is missing.
+pub const CREATE_COMMIT_LOG: &str = "CREATE TABLE IF NOT EXISTS shardwire_commit_log \
+     (gid text PRIMARY KEY, decided_at timestamptz NOT NULL DEFAULT now())";
 
 /// The prefix of every id shardwire makes.
 pub const PREFIX: &str = "shardwire_";

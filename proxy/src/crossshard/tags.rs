@@ -6,7 +6,9 @@
 /// counts of one command.
 pub fn combine(tags: &[String]) -> Option<String> {
     let first = tags.first()?;
-    let (command, _) = split(first)?;
+    let Some((command, _)) = split(first) else {
+        return Some(first.clone());
+    };
     let mut total: u64 = 0;
     for tag in tags {
         match split(tag) {

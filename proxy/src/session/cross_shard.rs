@@ -340,8 +340,7 @@ impl Session {
     /// concatenated and their counts added up.
     pub(super) async fn run_across(
         &mut self,
-        sql: &str,
-        shards: &[u32],
+        work: Vec<(u32, String)>,
         decision: &shardwire_router::Decision,
     ) {
         let implicit = !self.in_transaction();
@@ -377,9 +376,9 @@ impl Session {
             }
         }
         let writes = decision.kind != StatementKind::Read;
-        let mut replies = Vec::with_capacity(shards.len());
+        let mut replies = Vec::with_capacity(work.len());
         let mut failure = None;
-        for &shard in shards {
+        for (shard, text) in work {
             let present = self.server.as_ref().is_some_and(|a| a.shard == shard)
                 || self
                     .multi
@@ -394,8 +393,7 @@ impl Session {
             if writes {
                 self.note_cross_shard_write(shard);
             }
-            let text = decision.rewritten_sql.as_deref().unwrap_or(sql);
-            let frame = query_frame(text);
+            let frame = query_frame(&text);
             let member = match self.server.as_mut().filter(|a| a.shard == shard) {
                 Some(a) => Some(a),
                 None => self

@@ -52,10 +52,16 @@ impl Session {
             }
         }
         let pinned = pins.is_pinned();
+        let bits = pins.bits();
+        self.cancel.slot.pinned.store(bits, Ordering::Relaxed);
+        let shard = self
+            .server
+            .as_ref()
+            .map_or_else(|| self.any_shard(), |a| a.shard);
         self.cancel
             .slot
-            .pinned
-            .store(pins.bits(), Ordering::Relaxed);
+            .pinned_shard
+            .store(shard, Ordering::Relaxed);
         match (was_pinned, pinned) {
             (false, true) => self.ctx.metrics.pinned_clients.inc(),
             (true, false) => self.ctx.metrics.pinned_clients.dec(),

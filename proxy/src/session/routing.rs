@@ -434,6 +434,32 @@ impl Session {
                 {
                     Decision::simple(Target::AllShards, StatementKind::Write)
                 }
+                // A multi-row INSERT over several shards: one INSERT per
+                // shard, in one transaction.
+                Err(e @ RouteError::CrossShardInsert { .. }) if self.cross_shard_enabled() => {
+                    match shardwire_router::split_insert(sql, self.ctx.router.rules()) {
+                        Some(parts) => {
+                            if !self.expect.is_empty() || self.passthrough > 0 {
+                                return false;
+                            }
+                            let decision =
+                                Decision::simple(Target::AllShards, StatementKind::Write);
+                            if let Some(refusal) = parts
+                                .iter()
+                                .find_map(|(k, _)| self.write_refusal(decision.kind, *k))
+                            {
+                                self.refuse_simple(refusal);
+                                return true;
+                            }
+                            Box::pin(self.run_across(parts, &decision)).await;
+                            return true;
+                        }
+                        None => {
+                            self.refuse_simple(route_error(&e));
+                            return true;
+                        }
+                    }
+                }
                 Err(e) => {
                     self.refuse_simple(route_error(&e));
                     return true;
@@ -512,7 +538,9 @@ impl Session {
                         self.refuse_simple(refusal);
                         return true;
                     }
-                    Box::pin(self.run_across(sql, &shards, &decision)).await;
+                    let text = decision.rewritten_sql.as_deref().unwrap_or(sql).to_string();
+                    let work = shards.into_iter().map(|k| (k, text.clone())).collect();
+                    Box::pin(self.run_across(work, &decision)).await;
                     return true;
                 }
                 if self.in_transaction() {
