@@ -135,6 +135,9 @@ pub fn print_guide(
             println!("  SELECT user_id, score FROM leaderboard ORDER BY score DESC LIMIT 10;  -- replica cluster");
         }
         println!("  /* shardwire: user_id=42 */ SHOW port;                           -- which node answers");
+        println!("  BEGIN; UPDATE leaderboard SET score = score - 5 WHERE user_id = 42;");
+        println!("         UPDATE leaderboard SET score = score + 5 WHERE user_id = 43; COMMIT;  -- two shards, two-phase commit");
+        println!("  UPDATE leaderboard SET score = score + 1;                        -- every shard, atomically");
         println!("load (keyed writes 9:1 with leaderboard reads):");
         println!(
             "  {env} pgbench -h 127.0.0.1 -p {port} -U {DEMO_USER} -n -c 8 -j 2 -T 60 -P 5 -f {}@9 -f {}@1 {DEMO_DATABASE}",

@@ -12,7 +12,7 @@
 //! transaction, committed at once when the client had none open.
 
 use super::expect::Expect;
-use super::routing::Placement;
+use super::placement::Placement;
 use super::{Attached, Session};
 use crate::config::{CrossShardWrites, PoolMode};
 use crate::crossshard::{self, CommitError, Crash, Participant};

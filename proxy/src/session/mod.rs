@@ -14,6 +14,7 @@ pub mod expect;
 mod fast_path;
 mod killed;
 mod pinning;
+mod placement;
 mod refusal_abort;
 mod relay;
 mod replica_reads;

@@ -26,15 +26,7 @@ pub(super) struct PortalResult {
     pub rows_and_tag: Bytes,
 }
 
-/// Where a statement can run right now.
-pub(super) enum Placement {
-    /// Attached to the right shard; forward it.
-    Ready,
-    /// Earlier pipelined work still runs on another shard: wait.
-    Stall,
-    /// Refused; tell the client.
-    Refused(ErrorResponse),
-}
+pub(super) use super::placement::Placement;
 
 /// A routing refusal as the client sees it.
 pub(super) fn route_error(e: &RouteError) -> ErrorResponse {
