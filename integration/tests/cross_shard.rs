@@ -26,7 +26,8 @@ async fn with_accounts(t: &Sharded) {
         c.batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS accounts (user_id bigint PRIMARY KEY, \
              balance bigint NOT NULL CHECK (balance >= 0), \
-             CHECK (((user_id % 6) + 6) % 6 = {k})); TRUNCATE accounts"
+             CHECK (((user_id % 6) + 6) % 6 = {k})); TRUNCATE accounts; \
+             GRANT ALL ON accounts TO trustuser"
         ))
         .await
         .expect("accounts table");
@@ -526,5 +527,42 @@ async fn prepared_statements_psql_and_split_inserts_span_shards() {
     );
     assert_eq!(balance(&t, 3).await, START_BALANCE - 7);
     assert_eq!(balance(&t, 4).await, START_BALANCE + 7);
+    assert_eq!(prepared_left(&t).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_batch_inside_a_transaction_may_address_several_shards() {
+    use support::raw::{self, Raw};
+    let t = Sharded::start(ShardedOptions::default().pool_mode).await;
+    with_accounts(&t).await;
+    let mut c = Raw::login(t.proxy.addr.port()).await;
+    c.send(&raw::query("BEGIN")).await;
+    c.until_ready().await;
+    // One batch, one Sync, three shards (as pgx's SendBatch or a JDBC
+    // batch sends it inside a transaction).
+    c.send(&raw::parse(
+        "move",
+        "UPDATE accounts SET balance = balance + $2::bigint WHERE user_id = $1::bigint",
+    ))
+    .await;
+    for (id, delta) in [("0", "-30"), ("1", "10"), ("2", "20")] {
+        c.send(&raw::bind("", "move", &[id, delta])).await;
+        c.send(&raw::execute("")).await;
+    }
+    c.send(&raw::sync()).await;
+    let r = c.until_ready().await;
+    assert!(r.iter().all(|m| m.tag != b'E'), "{r:?}");
+    assert_eq!(r.iter().filter(|m| m.tag == b'C').count(), 3, "{r:?}");
+    assert_eq!(
+        r.last().map(|m| m.body.clone()),
+        Some(b"T".to_vec()),
+        "{r:?}"
+    );
+    c.send(&raw::query("COMMIT")).await;
+    let r = c.until_ready().await;
+    assert!(r.iter().all(|m| m.tag != b'E'), "{r:?}");
+    assert_eq!(balance(&t, 0).await, START_BALANCE - 30);
+    assert_eq!(balance(&t, 1).await, START_BALANCE + 10);
+    assert_eq!(balance(&t, 2).await, START_BALANCE + 20);
     assert_eq!(prepared_left(&t).await, Vec::<String>::new());
 }

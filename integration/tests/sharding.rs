@@ -174,7 +174,7 @@ async fn binary_and_text_key_parameters() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multi_row_insert_on_one_shard_works_across_shards_is_refused() {
+async fn multi_row_inserts_go_to_their_shards() {
     let t = Sharded::start("transaction").await;
     let c = t.client().await;
     c.simple_query("INSERT INTO users (user_id, name) VALUES (1, 'a'), (7, 'b'), (13, 'c')")
@@ -188,12 +188,27 @@ async fn multi_row_insert_on_one_shard_works_across_shards_is_refused() {
         .expect("n")
         .get(0);
     assert_eq!(n, 3);
-    let err = c
-        .simple_query("INSERT INTO users (user_id, name) VALUES (2, 'x'), (3, 'y')")
+    // Rows for two shards: split, one INSERT per shard, atomically.
+    c.simple_query("INSERT INTO users (user_id, name) VALUES (2, 'x'), (3, 'y')")
         .await
-        .expect_err("rows for two shards");
-    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+        .expect("rows for two shards");
     for k in [2, 3] {
+        let n: i64 = t
+            .shard(k)
+            .await
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .expect("n")
+            .get(0);
+        assert_eq!(n, 1, "shard {k} holds its row");
+    }
+    // Without a column list the key cannot be read: refused, nothing written.
+    let err = c
+        .simple_query("INSERT INTO users VALUES (4, 'x'), (5, 'y')")
+        .await
+        .expect_err("no column list");
+    assert_eq!(sqlstate(&err).as_deref(), Some("0A000"), "{err}");
+    for k in [4, 5] {
         let n: i64 = t
             .shard(k)
             .await

@@ -17,9 +17,11 @@
 /// coordinator shard (the row commits with the coordinator's changes).
 pub const COMMIT_LOG: &str = "shardwire_commit_log";
 
-/// Creates the decision table where it is missing.
+/// Creates the decision table where it is missing; every user that logs
+/// in through shardwire coordinates commits in it.
 pub const CREATE_COMMIT_LOG: &str = "CREATE TABLE IF NOT EXISTS shardwire_commit_log \
-     (gid text PRIMARY KEY, decided_at timestamptz NOT NULL DEFAULT now())";
+     (gid text PRIMARY KEY, decided_at timestamptz NOT NULL DEFAULT now()); \
+     GRANT SELECT, INSERT ON shardwire_commit_log TO PUBLIC";
 
 /// The prefix of every id shardwire makes.
 pub const PREFIX: &str = "shardwire_";

@@ -97,11 +97,15 @@ impl Session {
             || self.passthrough > 0;
         if busy {
             if !self.expect.batch_closed() {
-                // Its replies wait for a Sync that comes after this
-                // message: ask the server to send them now.
-                let mut flush = BytesMut::new();
-                builder::frame(&mut flush, b'H', |_| {});
-                self.forward(&flush);
+                // A pipelined batch inside the transaction: its Sync comes
+                // after this message. Close the batch on this shard with a
+                // Sync of the proxy's own (inside a transaction block it
+                // commits nothing; its ReadyForQuery is swallowed), so the
+                // shard answers what it owes and can be parked.
+                let mut sync = BytesMut::new();
+                builder::frame(&mut sync, b'S', |_| {});
+                self.forward(&sync);
+                self.expect.push(Expect::InjectedQuery);
             }
             return Placement::Stall;
         }
@@ -344,11 +348,11 @@ impl Session {
         decision: &shardwire_router::Decision,
     ) {
         let implicit = !self.in_transaction();
+        // Its own transaction runs on connections of its own: an idle one
+        // in use (pinned by session state, or not yet released) waits
+        // aside and is the one in use again afterwards.
+        let aside = if implicit { self.server.take() } else { None };
         if implicit {
-            // Its own transaction: the idle connection goes back first.
-            if self.server.is_some() {
-                self.release();
-            }
             self.multi = Some(Box::new(MultiShard {
                 opening: vec![query_frame("BEGIN")],
                 ..MultiShard::default()
@@ -435,6 +439,10 @@ impl Session {
                 (None, None, Finished::Tag(_)) => {
                     self.encode_across(&mut out, replies, decision, writes)
                 }
+            }
+            if let Some(a) = aside {
+                self.set_cancel_target(&a);
+                self.server = Some(a);
             }
             builder::ready_for_query(&mut out, b'I');
             self.emit(out.freeze());

@@ -130,7 +130,11 @@ impl Session {
                     &self.pin_reasons(),
                 ));
             }
-            if a.conn.status == b'T' && self.cross_shard_enabled() {
+            // Inside a transaction block: its status says so, or its BEGIN
+            // was just sent (the status is not back yet in a pipeline).
+            let in_block =
+                a.conn.status == b'T' || !self.opening.is_empty() || self.in_cross_shard();
+            if in_block && a.conn.status != b'E' && self.cross_shard_enabled() {
                 return Box::pin(self.switch_shard(shard)).await;
             }
             if a.conn.status != b'I'
