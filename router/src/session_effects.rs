@@ -39,12 +39,25 @@ pub fn session_effects(sql: &str) -> Vec<SessionEffect> {
 /// decoding), so the common statement costs one pass of `memchr`; a text
 /// that is not UTF-8 may give a false "maybe", never a false "no".
 pub fn may_have_effects(sql: &[u8]) -> bool {
+    match single_statement(sql) {
+        None => true,
+        Some((first, _)) => [&b"set"[..], b"reset", b"discard", b"deallocate"]
+            .iter()
+            .any(|k| first.eq_ignore_ascii_case(k)),
+    }
+}
+
+/// The first word and the text of `sql` (trailing `;` and spaces cut)
+/// when it is one statement that starts with a word; None when the full
+/// reader must decide (several statements, or a comment first).
+pub(crate) fn single_statement(sql: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut end = sql.len();
     while end > 0 && (sql[end - 1].is_ascii_whitespace() || sql[end - 1] == b';') {
         end -= 1;
     }
-    if memchr::memchr(b';', &sql[..end]).is_some() {
-        return true;
+    let sql = &sql[..end];
+    if memchr::memchr(b';', sql).is_some() {
+        return None;
     }
     let start = sql
         .iter()
@@ -52,17 +65,13 @@ pub fn may_have_effects(sql: &[u8]) -> bool {
         .unwrap_or(sql.len());
     let s = &sql[start..];
     if s.starts_with(b"--") || s.starts_with(b"/*") {
-        // A comment before the first word: the full reader decides.
-        return true;
+        return None;
     }
     let word_end = s
         .iter()
         .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
         .unwrap_or(s.len());
-    let first = &s[..word_end];
-    [&b"set"[..], b"reset", b"discard", b"deallocate"]
-        .iter()
-        .any(|k| first.eq_ignore_ascii_case(k))
+    Some((&s[..word_end], s))
 }
 
 fn skip_space_and_comments(mut s: &str) -> &str {

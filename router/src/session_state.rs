@@ -15,7 +15,7 @@
 //! proxy cannot see into (`DO`, `CALL`, text the parser rejects that names
 //! such state) is reported as [`StateEffect::Uncertain`].
 
-use crate::session_effects::words;
+use crate::session_effects::{single_statement, words};
 use crate::split::statements;
 
 /// A kind of state that outlives the transaction on a server connection.
@@ -110,9 +110,9 @@ pub enum StateEffect {
 }
 
 /// First words after which a statement may create or end lingering state
-/// on its own.
-const STATEMENT_WORDS: [&[u8]; 14] = [
-    b"create",
+/// on its own (temporary objects and advisory locks are found by the
+/// words `temp` and `advisory`, wherever they stand).
+const STATEMENT_WORDS: [&[u8]; 12] = [
     b"declare",
     b"prepare",
     b"listen",
@@ -125,7 +125,6 @@ const STATEMENT_WORDS: [&[u8]; 14] = [
     b"call",
     b"set",
     b"reset",
-    b"select",
 ];
 
 /// Whether `sql` could create or end lingering state: a multi-statement
@@ -133,34 +132,14 @@ const STATEMENT_WORDS: [&[u8]; 14] = [
 /// mentioning `advisory` or `temp`. Looks at bytes only; never a false
 /// "no" for the statements [`state_effects`] recognises.
 pub fn may_leave_state(sql: &[u8]) -> bool {
-    let mut end = sql.len();
-    while end > 0 && (sql[end - 1].is_ascii_whitespace() || sql[end - 1] == b';') {
-        end -= 1;
-    }
-    let sql = &sql[..end];
-    if memchr::memchr(b';', sql).is_some() {
+    let Some((first, s)) = single_statement(sql) else {
         return true;
-    }
-    let start = sql
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(sql.len());
-    let s = &sql[start..];
-    if s.starts_with(b"--") || s.starts_with(b"/*") {
-        return true;
-    }
-    let word_end = s
-        .iter()
-        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-        .unwrap_or(s.len());
-    let first = &s[..word_end];
-    if STATEMENT_WORDS
+    };
+    STATEMENT_WORDS
         .iter()
         .any(|k| first.eq_ignore_ascii_case(k))
-    {
-        return true;
-    }
-    mentions(s, b"advisory") || mentions(s, b"temp")
+        || mentions(s, b"advisory")
+        || mentions(s, b"temp")
 }
 
 /// Case-insensitive search for a lower-case ASCII `needle`.
@@ -430,6 +409,11 @@ mod tests {
         }
         assert!(!may_leave_state(b"UPDATE t SET a = 1 WHERE user_id = 3"));
         assert!(!may_leave_state(b"INSERT INTO x VALUES (1);"));
+        // The keyed statements of the hot path skip the full reader.
+        assert!(!may_leave_state(
+            b"SELECT name FROM users WHERE user_id = 4242"
+        ));
+        assert!(!may_leave_state(b"CREATE TABLE t (x int)"));
     }
 
     #[test]
