@@ -76,7 +76,7 @@ impl Ledger {
 
     /// Whether the decision table was not yet made sure of on `shard` for
     /// `user` by this instance.
-    fn needs_commit_log(&self, user: &str, shard: u32) -> bool {
+    pub(crate) fn needs_commit_log(&self, user: &str, shard: u32) -> bool {
         !self
             .commit_logs
             .lock()
@@ -84,7 +84,7 @@ impl Ledger {
             .contains(&(user.to_string(), shard))
     }
 
-    fn has_commit_log(&self, user: &str, shard: u32) {
+    pub(crate) fn has_commit_log(&self, user: &str, shard: u32) {
         self.commit_logs
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -215,6 +215,9 @@ impl Session {
                 conn: &mut m.conn,
             })
             .collect();
+        if commit && !failed && wrote.len() > 1 {
+            self.ensure_commit_logs(&wrote).await;
+        }
         let outcome = if commit && !failed {
             let seq = self.ctx.cross_shard.next_seq();
             crossshard::commit(&mut parts, &self.ctx.cross_shard.instance, seq, crash_at).await
@@ -263,6 +266,31 @@ impl Session {
         };
         drop(members);
         finished
+    }
+
+    /// Makes sure the decision table exists on the shards that may
+    /// coordinate (the resolver creates it at start, but a commit may come
+    /// first), on a connection of its own; once per shard and user.
+    async fn ensure_commit_logs(&self, shards: &[u32]) {
+        for &shard in shards {
+            if !self
+                .ctx
+                .cross_shard
+                .needs_commit_log(&self.user.name, shard)
+            {
+                continue;
+            }
+            let Ok(mut a) = self.checkout_participant(shard).await else {
+                continue;
+            };
+            let sql = crossshard::gid::CREATE_COMMIT_LOG;
+            if super::attach::internal_query(&mut a.conn, sql, false)
+                .await
+                .is_ok()
+            {
+                self.ctx.cross_shard.has_commit_log(&self.user.name, shard);
+            }
+        }
     }
 
     /// Rolls back the parked participants of a cross-shard transaction as
